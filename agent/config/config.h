@@ -1,0 +1,145 @@
+// Config: the agent's whole configuration as a plain struct with its defaults (CONFIG.md),
+// and the loader that fills it from YAML/JSON, the environment and flags, validating everything once.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace opescare::config {
+
+struct RecordTypeRule {
+  std::string type;                   // e.g. "patient"
+  std::vector<std::string> required;  // columns that must be present and non-empty
+};
+
+struct LogConfig {
+  std::string level = "info";   // trace debug info warn error (stored lower-case)
+  std::string file;             // empty: stderr
+  uint32_t max_size_mb = 10;    // rotation size
+  uint32_t max_files = 5;       // rotated files kept
+  std::string format = "text";  // text | json
+};
+
+struct OutboxConfig {
+  std::string path = "./opescare-bridge.db";
+  uint64_t max_size_mb = 2048;  // above it, ingest pauses until delivery frees room
+};
+
+struct BatchConfig {
+  uint32_t max_records = 500;
+  uint64_t max_bytes = 1024 * 1024;
+};
+
+struct RetryConfig {
+  double initial_backoff_seconds = 1;
+  double max_backoff_seconds = 300;
+};
+
+struct HttpConfig {
+  double connect_timeout_seconds = 10;
+  double request_timeout_seconds = 60;
+  std::string proxy;        // http://[user:pass@]host:port; empty: from HTTPS_PROXY/https_proxy
+  std::string no_proxy;     // from NO_PROXY/no_proxy
+  std::string ca_file;      // extra PEM bundle, added to the system store
+  std::string client_cert;  // mTLS certificate (PEM)
+  std::string client_key;   // mTLS private key (PEM)
+  std::string compression = "auto";  // gzip | none | auto
+  uint64_t max_response_bytes = 8 * 1024 * 1024;  // a hostile server cannot exhaust memory
+};
+
+struct ConnectorConfig {
+  std::string type = "csv_folder";
+  std::string watch_folder = "./data/incoming";
+  std::string file_pattern = "*.csv";
+  std::string processed_folder;  // empty: <watch_folder>/processed
+  std::string failed_folder;     // empty: <watch_folder>/failed
+  double settle_seconds = 2;
+  std::string delimiter = "auto";  // auto or one character
+  std::string encoding = "auto";   // auto | utf-8 | windows-1252 | latin-1
+  std::string date_format = "YYYY-MM-DD";  // or DD/MM/YYYY, MM/DD/YYYY
+  double scan_interval_seconds = 30;       // backstop scan period besides inotify
+  // filename fragment -> rule; defaults to CSV.md's table.
+  std::map<std::string, RecordTypeRule> record_types;
+};
+
+struct StatusConfig {
+  std::string listen = "127.0.0.1:9469";  // "" turns the status server off
+  bool allow_remote = false;
+};
+
+struct HeartbeatConfig {
+  bool include_status = true;
+};
+
+struct Config {
+  std::string source_path;  // the file it came from (for messages)
+
+  std::string server_url;   // required (sandbox defaults it to https://opescare.test)
+  std::string sync_path = "/api/v1/bridge/sync";
+  std::string heartbeat_path = "/api/v1/bridge/heartbeat";
+  std::string agent_id;     // required
+  std::string agent_key;    // the secret: never logged, never printed
+  std::string agent_key_source;  // where the key came from: "env OPESCARE_AGENT_KEY", a file path, ...
+  std::string agent_key_file;
+  std::string facility_id;  // required
+  std::string environment = "production";  // production | sandbox
+  bool allow_insecure_http = false;
+  uint32_t heartbeat_interval_seconds = 60;  // 5..3600
+  uint32_t sync_interval_seconds = 300;
+  LogConfig log;
+  OutboxConfig outbox;
+  BatchConfig batch;
+  RetryConfig retry;
+  HttpConfig http;
+  ConnectorConfig connector;
+  StatusConfig status;
+  HeartbeatConfig heartbeat;
+
+  std::string ProcessedFolder() const;
+  std::string FailedFolder() const;
+};
+
+// CSV.md's default filename fragment -> type table.
+std::map<std::string, RecordTypeRule> DefaultRecordTypes();
+
+// One problem found while loading; the loader reports all of them at once.
+struct Problem {
+  enum class Severity { kError, kWarning };
+  Severity severity = Severity::kError;
+  std::string file;  // empty for problems not tied to a file position
+  int line = 0;      // 1-based; 0 when unknown
+  int column = 0;    // 1-based
+  std::string key;   // dotted key, e.g. "connector.watch_folder"
+  std::string message;
+
+  // "config.yaml:7:28: heartbeat_interval_seconds: ..." (never contains the key's value).
+  std::string ToString() const;
+};
+
+struct LoadOptions {
+  bool strict = false;  // unknown keys become errors
+  // Environment lookup; tests replace it. Default: getenv.
+  std::map<std::string, std::string>* env = nullptr;
+  // Command-line overrides, dotted key -> value (highest precedence).
+  std::map<std::string, std::string> overrides;
+};
+
+struct LoadResult {
+  std::optional<Config> config;  // set only when there are no errors
+  std::vector<Problem> problems; // errors and warnings, in file order
+  bool ok() const { return config.has_value(); }
+};
+
+LoadResult LoadConfigFile(const std::string& path, const LoadOptions& options = {});
+LoadResult LoadConfigString(const std::string& text, const std::string& name, const LoadOptions& options = {});
+
+// The effective configuration as YAML, with the key shown as "***".
+std::string DumpRedacted(const Config& config);
+
+// True when host is a loopback name or address (localhost, 127.0.0.0/8, ::1).
+bool IsLoopbackHost(const std::string& host);
+
+}  // namespace opescare::config

@@ -1,0 +1,26 @@
+// The agent's logger: spdlog with level, text or JSON lines, stderr or a rotating file, and a
+// redaction layer that replaces every secret (the agent key) by *** before any sink sees a line.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <spdlog/logger.h>
+
+#include "agent/config/config.h"
+
+namespace opescare::logging {
+
+// Builds the logger. Secrets shorter than 4 characters are still redacted. Throws nothing:
+// an unopenable log file falls back to stderr and says so.
+std::shared_ptr<spdlog::logger> MakeLogger(const config::LogConfig& log, std::vector<std::string> secrets,
+                                           const std::string& name = "opescare-bridge");
+
+// Replaces every occurrence of each secret in text by "***".
+std::string Redact(std::string text, const std::vector<std::string>& secrets);
+
+// Parses "info", "INFO", "warning"...; false when unknown.
+bool ParseLevel(const std::string& name, spdlog::level::level_enum* out);
+
+}  // namespace opescare::logging

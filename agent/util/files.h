@@ -1,0 +1,30 @@
+// File helpers shared by the outbox, the connector and the config: whole-file reads with limits,
+// durable writes and renames, permission checks.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "agent/util/status.h"
+
+namespace opescare {
+
+// Reads a whole file, refusing files above max_bytes.
+Result<std::string> ReadFileLimited(const std::string& path, uint64_t max_bytes);
+
+// fsync()s a directory so that a rename or create inside it survives a power cut.
+Status FsyncDirectory(const std::string& dir);
+
+// Writes to path.tmp, fsyncs, renames over path, fsyncs the directory. mode applies to the new file.
+Status WriteFileAtomic(const std::string& path, const std::string& contents, unsigned mode = 0600);
+
+// Renames, then fsyncs the destination directory (and the source directory when different).
+Status RenameDurable(const std::string& from, const std::string& to);
+
+// The file's permission bits (e.g. 0600), or an error naming the path.
+Result<unsigned> FileMode(const std::string& path);
+
+// Free bytes for an unprivileged writer on the filesystem holding path.
+Result<uint64_t> FreeDiskBytes(const std::string& path);
+
+}  // namespace opescare

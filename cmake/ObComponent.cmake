@@ -1,0 +1,23 @@
+# ob_component(<name> [DEPS <targets>...] [EXCLUDE <files>...])
+# Builds agent/<component>/*.cpp into the static library ob_<name>; an empty folder gives an
+# interface library, so later issues add files without touching the build.
+# Files ending in _win.cpp build only on Windows, _posix.cpp only elsewhere.
+function(ob_component name)
+  cmake_parse_arguments(ARG "" "" "DEPS;EXCLUDE" ${ARGN})
+  file(GLOB sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cpp)
+  foreach(ex IN LISTS ARG_EXCLUDE)
+    list(REMOVE_ITEM sources ${CMAKE_CURRENT_SOURCE_DIR}/${ex})
+  endforeach()
+  if(WIN32)
+    list(FILTER sources EXCLUDE REGEX "_posix\\.cpp$")
+  else()
+    list(FILTER sources EXCLUDE REGEX "_win\\.cpp$")
+  endif()
+  if(sources)
+    add_library(ob_${name} STATIC ${sources})
+    target_link_libraries(ob_${name} PUBLIC ob_options ${ARG_DEPS})
+  else()
+    add_library(ob_${name} INTERFACE)
+    target_link_libraries(ob_${name} INTERFACE ob_options ${ARG_DEPS})
+  endif()
+endfunction()

@@ -1,0 +1,2 @@
+// Placeholder: the simulator lands with the heartbeat issue.
+int main() { return 1; }

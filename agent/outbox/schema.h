@@ -1,0 +1,22 @@
+// Internal to agent/outbox: the outbox's schema as a list of versioned migrations (PRAGMA user_version).
+#pragma once
+
+#include "agent/outbox/sqlite_db.h"
+
+namespace opescare::outbox::internal {
+
+// The version the last migration produces.
+int LatestSchemaVersion();
+
+// Applies every migration above the file's user_version, each in its own transaction together with its
+// user_version bump. A file newer than LatestSchemaVersion() is refused with kFailedPrecondition.
+Status Migrate(Database& db);
+
+// Ok unless the file's schema is newer than this build knows (checked before touching the file).
+Status RefuseNewerSchema(Database& db);
+
+// For read-only connections: Ok when the file's version is exactly the latest, otherwise a status saying
+// what to do (kNotFound for an empty file, kFailedPrecondition for an older or newer one).
+Status CheckSchemaVersion(Database& db);
+
+}  // namespace opescare::outbox::internal

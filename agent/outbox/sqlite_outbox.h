@@ -1,0 +1,76 @@
+// Internal to agent/outbox: the SQLite implementation of Outbox, split over sqlite_outbox*.cpp by concern
+// (opening and state, enqueue, batches, dead letters).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+
+#include "agent/outbox/outbox.h"
+#include "agent/outbox/sqlite_db.h"
+
+namespace opescare::outbox::internal {
+
+int64_t ToMillis(TimePoint t);
+TimePoint FromMillis(int64_t ms);
+
+class SqliteOutbox final : public Outbox {
+ public:
+  SqliteOutbox(std::unique_ptr<Database> db, const Clock* clock);
+  ~SqliteOutbox() override;
+
+  Result<std::unique_ptr<EnqueueTransaction>> BeginEnqueue() override;
+  Result<EnqueueCounts> Enqueue(const std::vector<Record>& records, const std::optional<FileInfo>& file) override;
+  Result<bool> HasFile(const std::string& sha256) override;
+  Result<std::vector<IngestedFile>> ListFiles(size_t limit) override;
+
+  Result<NextBatch> NextDueBatch(TimePoint now, const BatchLimits& limits) override;
+  Result<AckCounts> AckAll(const std::string& batch_id) override;
+  Result<AckCounts> AckPartial(const std::string& batch_id, const std::vector<std::string>& accepted,
+                               const std::vector<Rejection>& rejected) override;
+  Status RescheduleBatch(const std::string& batch_id, TimePoint next_attempt_at, const std::string& error,
+                         bool count_attempt) override;
+  Result<SplitResult> SplitBatch(const std::string& batch_id) override;
+  Status DeadLetterBatch(const std::string& batch_id, const std::string& error, const std::string& message) override;
+  void ReleaseBatch(const std::string& batch_id) override { in_flight_.erase(batch_id); }
+
+  Result<std::vector<DeadLetter>> ListDeadLetters(const DeadLetterQuery& query) override;
+  Result<int64_t> RequeueDeadLetters(const std::vector<std::string>& ids) override;
+  Result<int64_t> RequeueAllDeadLetters() override;
+  Result<int64_t> PurgeDeadLetters(const std::vector<std::string>& ids) override;
+  Result<int64_t> PurgeAllDeadLetters() override;
+
+  Result<Stats> GetStats() override;
+  Result<bool> IsFull(uint64_t max_size_mb) override;
+  Result<std::optional<std::string>> GetMeta(const std::string& key) override;
+  Status SetMeta(const std::string& key, const std::string& value) override;
+  Status DeleteMeta(const std::string& key) override;
+  Status IntegrityCheck() override;
+  const std::string& path() const override { return db_->path(); }
+
+ private:
+  friend class SqliteEnqueueTransaction;
+
+  // Ok unless an enqueue transaction is open on this connection (its uncommitted rows would be seen).
+  Status Usable() const;
+  // Usable(), not read-only, and PRAGMA synchronous set for the coming write.
+  Status Writable(bool synchronous_full);
+  int64_t NowMillis() const { return ToMillis(clock_->Now()); }
+  Status BatchNotFound(const std::string& batch_id) const;
+  // Whether batch_id exists (inside the caller's transaction).
+  Result<bool> BatchExists(const std::string& batch_id);
+  Result<Batch> LoadBatch(const std::string& batch_id);
+  // Forms and persists a batch from the oldest pending records; nullopt when nothing is pending.
+  Result<std::optional<Batch>> FormBatch(TimePoint now, const BatchLimits& limits);
+  Result<int64_t> RunCounting(const char* sql, std::string_view arg, std::string_view what);
+  Result<int64_t> MoveDeadLetters(const std::vector<std::string>* ids, bool requeue);
+
+  std::unique_ptr<Database> db_;
+  SystemClock system_clock_;
+  const Clock* clock_;
+  std::unordered_set<std::string> in_flight_;  // batches handed out and not yet resolved (memory only)
+  bool enqueue_open_ = false;
+};
+
+}  // namespace opescare::outbox::internal

@@ -1,0 +1,25 @@
+// Small text helpers for the simulator's wire format: HTTP dates, JSON string quoting, header matching.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+namespace opescare::simulator {
+
+// RFC 9110 IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT" (the Date and Retry-After form).
+std::string FormatHttpDate(std::chrono::system_clock::time_point t);
+
+// Appends s to out as a JSON string literal (quotes included). s must be valid UTF-8.
+void AppendJsonQuoted(std::string& out, std::string_view s);
+
+// ASCII case-insensitive equality, for header names and tokens.
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+
+// True when a Content-Type value names application/json (parameters such as charset allowed).
+bool IsJsonContentType(std::string_view value);
+
+// Parses a decimal string of whole seconds ("1717228800"); false on anything else (sign, space, overflow).
+bool ParseUnixSeconds(std::string_view text, int64_t* out);
+
+}  // namespace opescare::simulator

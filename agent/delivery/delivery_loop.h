@@ -1,0 +1,97 @@
+// The delivery loop: takes due batches from the outbox (disk worker) and sends them over the HTTPS
+// client (network thread), acting on every response as PROTOCOL.md's table says.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "agent/delivery/backoff.h"
+#include "agent/http/client.h"
+#include "agent/outbox/outbox.h"
+
+namespace boost::asio {
+class io_context;
+}
+namespace spdlog {
+class logger;
+}
+
+namespace opescare::delivery {
+
+struct DeliveryOptions {
+  std::string target = "/api/v1/bridge/sync";       // sync_path below the server URL
+  outbox::BatchLimits limits;
+  BackoffPolicy backoff;
+  std::chrono::milliseconds sync_interval{300'000};  // longest sleep when nothing wakes the loop
+  std::string compression = "auto";                  // gzip | none | auto (gzip until a 415)
+  std::chrono::milliseconds stop_grace{5000};        // how long Stop() lets a request in flight finish
+};
+
+struct DeliveryHooks {
+  // The sync request body for a batch (PROTOCOL.md). Runs on the disk thread; must be pure.
+  std::function<std::string(const outbox::Batch&)> build_body;
+  // The bridge headers (agent id, key, corrected timestamp...). Runs on the network thread per send.
+  std::function<http::Headers()> make_headers;
+  // Every outcome, on the network thread: clock offset and connection state live there.
+  std::function<void(const http::Outcome&)> observe;
+  // Retry-After of a response, when it has a usable one.
+  std::function<std::optional<std::chrono::milliseconds>(const http::Response&)> retry_after;
+  // Delivery paused (reason set) or resumed (reason empty), on the network thread.
+  std::function<void(const std::string& reason)> on_pause_change;
+  // After any outbox change made by delivery (ack, dead letter), on the network thread.
+  std::function<void()> on_outbox_changed;
+};
+
+// Counters for the status page and /metrics; read on the network thread.
+struct DeliveryCounters {
+  int64_t records_delivered = 0;
+  int64_t records_rejected = 0;  // dead-lettered on the server's word
+  int64_t records_resent = 0;    // records sent again in a retried batch
+  int64_t batches_2xx = 0, batches_4xx = 0, batches_5xx = 0, batches_other = 0, batches_transport = 0;
+  // Send duration histogram (seconds): bucket upper bounds kDurationBuckets, plus +Inf.
+  static constexpr std::array<double, 8> kDurationBuckets = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+  std::array<int64_t, kDurationBuckets.size() + 1> duration_counts{};
+  double duration_sum_seconds = 0;
+  std::optional<std::chrono::system_clock::time_point> last_sync_at;  // last 2xx/duplicate
+  std::optional<std::chrono::steady_clock::time_point> backoff_until;  // when the waiting batch is due
+  std::string paused_reason;  // non-empty while paused
+  std::string last_error;
+};
+
+// Threads: every public method runs on the network thread (post to it from elsewhere). The outbox is
+// touched only on the disk thread; the client only on the network thread. Both must outlive the loop,
+// and the loop must outlive both io_contexts' handlers that it posted (stop the contexts first).
+class DeliveryLoop {
+ public:
+  DeliveryLoop(boost::asio::io_context& net, boost::asio::io_context& disk, outbox::Outbox& outbox,
+               http::Client& client, DeliveryOptions options, DeliveryHooks hooks,
+               std::shared_ptr<spdlog::logger> logger);
+  ~DeliveryLoop();
+  DeliveryLoop(const DeliveryLoop&) = delete;
+  DeliveryLoop& operator=(const DeliveryLoop&) = delete;
+
+  void Start();
+  // New records were queued: look for work now.
+  void Wake();
+  // Connectivity came back (a heartbeat was accepted): resend a waiting batch now instead of at its backoff
+  // time, and resume a pause (the server accepts the agent again).
+  void ConnectivityRegained();
+  // Applies new options (SIGHUP); takes effect from the next batch.
+  void UpdateOptions(DeliveryOptions options);
+  // Stops taking batches; done() runs once the request in flight (if any) finished or stop_grace passed.
+  void Stop(std::function<void()> done);
+
+  const DeliveryCounters& counters() const;
+
+  class Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace opescare::delivery

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -48,6 +49,19 @@ struct Classification {
 
 // Classifies a sync response. status 0 means no HTTP response (timeout, connection, TLS transport).
 // gzip_sent tells whether the request body was gzip-compressed (415 handling).
-Classification ClassifySyncResponse(int status, const std::string& body, bool gzip_sent);
+// clock_offset_seconds (server - local) only shapes human_fix: beyond 60 s a 401 blames the clock.
+// Any body is safe: garbage, non-objects or wrong types are ignored field by field.
+// 400/422 with per-record detail ({"rejected": [{"id","error","message"}]} as in 2xx) gives kSplit with
+// `rejected` filled: dead-letter those, resend the others (re-formed); without detail `rejected` is empty.
+Classification ClassifySyncResponse(int status, const std::string& body, bool gzip_sent,
+                                    int64_t clock_offset_seconds = 0);
+
+// {"error": "...", "message": "..."} when body is a JSON object with at least one of them as a string.
+std::optional<ErrorBody> ParseErrorBody(std::string_view body);
+
+// What a person must do about a 401/403/404 (empty for other statuses): "re-generate the agent key in
+// the OpesCare admin panel" for bridge_token_invalid, the facility_id for facility_not_found, server_url
+// and the path for other 404s; a clock more than 60 s off is named as the likely cause of a 401/403.
+std::string HumanFix(int status, const std::optional<ErrorBody>& error, int64_t clock_offset_seconds);
 
 }  // namespace opescare::bridge

@@ -1,0 +1,69 @@
+// The heartbeat (PROTOCOL.md "Heartbeat"): its body, and what its outcome says about the connection.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "agent/bridge/protocol.h"
+#include "agent/http/client.h"
+
+namespace opescare::bridge {
+
+struct QueueStatus {
+  int64_t pending = 0;
+  int64_t dead = 0;
+  std::optional<int64_t> oldest_pending_age_seconds;  // nullopt (JSON null) when nothing is pending
+};
+
+// The optional "status" object: a plain snapshot the caller fills.
+struct AgentStatus {
+  std::string hostname;
+  std::string os;  // OsName() normally
+  int64_t uptime_seconds = 0;
+  QueueStatus queue;
+  std::optional<std::chrono::system_clock::time_point> last_sync_at;  // JSON null when never
+  int64_t clock_offset_seconds = 0;
+};
+
+struct HeartbeatInputs {
+  std::string agent_id;
+  std::string facility_id;
+  std::string version;                // OB_VERSION normally
+  std::optional<AgentStatus> status;  // unset when heartbeat.include_status is false
+};
+
+// {"agent_id", "facility_id", "version"[, "status": {...}]} as compact JSON.
+std::string BuildHeartbeatBody(const HeartbeatInputs& inputs);
+
+// The agent's connection state, as a heartbeat's outcome tells it.
+enum class ConnectionState {
+  kUnknown,       // no heartbeat yet
+  kConnected,     // 2xx
+  kUnauthorized,  // 401/403: key rejected or revoked
+  kConfigError,   // 404 (server_url, path, facility_id), other 4xx refusals, secret refused on plain HTTP
+  kServerError,   // the server answered but not usefully: 408/425/429/5xx/3xx, garbage, oversized
+  kUnreachable,   // DNS, TCP, proxy, timeouts, dropped connections
+  kTlsError,      // certificate refused or TLS handshake failed
+};
+
+// "unknown", "connected", "unauthorized", "config_error", "server_error", "unreachable", "tls_error".
+const char* ConnectionStateName(ConnectionState state);
+
+struct HeartbeatResult {
+  ConnectionState state = ConnectionState::kUnknown;
+  int http_status = 0;              // 0 when no response
+  std::optional<ErrorBody> error;   // the server's {"error","message"}, when it sent one
+  std::string message;              // one line for logs and status: what happened
+  std::string fix;                  // what a person should do (may be empty)
+};
+
+// Pure: status 0 means no response, and then stage/transport_error say why.
+HeartbeatResult ClassifyHeartbeat(int status, std::string_view body, http::FailureStage stage,
+                                  std::string_view transport_error, int64_t clock_offset_seconds);
+
+HeartbeatResult ClassifyHeartbeat(const http::Outcome& outcome, int64_t clock_offset_seconds);
+
+}  // namespace opescare::bridge

@@ -88,11 +88,13 @@ h2{font-size:18px;margin:0 0 10px}
 .banner.bad{background:#fde7e7;border-color:#c62828;color:#7f1010}
 .banner.idle{background:#eceff3;border-color:#8a949e;color:#343a40}
 .banner .fix{font-size:17px;font-weight:600}
+.banner .summary{font-size:17px}
 .banner .err{font-size:14px;opacity:.9}
 .notices{list-style:none;margin:0 0 14px;padding:0}
 .notices li{background:#fff3dc;border:1px solid #f0c36d;color:#6b3d00;border-radius:8px;padding:8px 14px;margin-bottom:6px}
 .notices li.bad{background:#fde7e7;border-color:#eba5a5;color:#7f1010}
-.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(165px,1fr));gap:12px;margin-bottom:14px}
+.cards{display:grid;grid-template-columns:repeat(3,1fr);gap:12px;margin-bottom:14px}
+@media (max-width:720px){.cards{grid-template-columns:1fr 1fr}}
 .card{background:#fff;border:1px solid #d8dee4;border-radius:10px;padding:12px 14px}
 .card .label{font-size:13px;color:#57606a;text-transform:uppercase;letter-spacing:.03em}
 .card .value{font-size:26px;font-weight:700;margin:2px 0}
@@ -106,6 +108,7 @@ svg{width:100%;height:auto;display:block}
 table{width:100%;border-collapse:collapse;font-size:14px}
 th{text-align:left;color:#57606a;font-weight:600;border-bottom:2px solid #d8dee4;padding:6px 8px}
 td{border-bottom:1px solid #eaeef2;padding:6px 8px;vertical-align:top}
+td.when{white-space:nowrap}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600}
 .badge.processed{background:#e3f5e8;color:#0f5323}
@@ -129,12 +132,29 @@ void Header(std::string& out, const StatusSnapshot& s, TimePoint now) {
   out += "</div></header>\n";
 }
 
+// One plain sentence under a banner that has no fix to show.
+std::string Summary(const StatusSnapshot& s) {
+  if (s.connection_state == ConnectionState::kUnknown) {
+    return "The agent has just started: the first heartbeat is on its way.";
+  }
+  if (s.connection_state != ConnectionState::kConnected) return "";
+  if (s.delivery_paused || s.ingest_paused || !s.configured || !s.outbox_open) {
+    return "Connected, but something needs attention: see below.";
+  }
+  uint64_t waiting = s.outbox.pending + s.outbox.in_batches;
+  if (waiting == 0) return "Everything works: every record read so far has been delivered.";
+  return "Everything works: " + Grouped(waiting) + (waiting == 1 ? " record is" : " records are") +
+         " on the way to OpesCare.";
+}
+
 void Banner(std::string& out, const StatusSnapshot& s) {
   std::string fix = s.fix.empty() ? DefaultFix(s.connection_state, s.clock_offset_seconds) : s.fix;
   out += "<section id=\"state\" class=\"banner " + std::string(Tone(s.connection_state)) + "\" data-state=\"" +
          ConnectionStateName(s.connection_state) + "\">";
   out += "<p class=\"headline\" id=\"state-headline\">" + E(StateHeadline(s.connection_state)) + "</p>";
   if (!fix.empty()) out += "<p class=\"fix\" id=\"fix\">" + E(fix) + "</p>";
+  std::string summary = Summary(s);
+  if (fix.empty() && !summary.empty()) out += "<p class=\"summary\" id=\"summary\">" + E(summary) + "</p>";
   if (s.connection_state != ConnectionState::kConnected &&
       (!s.last_error_code.empty() || !s.last_error_message.empty())) {
     out += "<p class=\"err\" id=\"last-error\">Last error: ";
@@ -319,8 +339,8 @@ void RecentFiles(std::string& out, const StatusSnapshot& s, TimePoint now) {
   for (std::size_t i = 0; i < n; ++i) {
     const RecentFile& f = s.recent_files[i];
     const char* outcome = FileOutcomeName(f.outcome);
-    out += "<tr data-outcome=\"" + std::string(outcome) + "\"><td>" + TimeAgo(f.at, now) + "</td><td><code>" +
-           E(f.name) + "</code></td><td><span class=\"badge " + outcome + "\">" + outcome +
+    out += "<tr data-outcome=\"" + std::string(outcome) + "\"><td class=\"when\">" + TimeAgo(f.at, now) +
+           "</td><td><code>" + E(f.name) + "</code></td><td><span class=\"badge " + outcome + "\">" + outcome +
            "</span></td><td class=\"num\">" + Grouped(f.rows_ok) + "</td><td class=\"num\">" + Grouped(f.rows_failed) +
            "</td><td>" + E(f.detail) + "</td></tr>";
   }
@@ -345,9 +365,9 @@ void DeadLetters(std::string& out, const StatusSnapshot& s, TimePoint now) {
       "<th class=\"num\">Row</th><th>OpesCare's reason</th><th>Record id</th></tr></thead><tbody>";
   for (std::size_t i = 0; i < n; ++i) {
     const DeadLetter& d = s.dead_letters[i];
-    out += "<tr data-record-id=\"" + E(d.record_id) + "\"><td>" + TimeAgo(d.at, now) + "</td><td>" + E(d.type) +
-           "</td><td><code>" + E(d.source_file) + "</code></td><td class=\"num\">" + std::to_string(d.source_row) +
-           "</td><td>";
+    out += "<tr data-record-id=\"" + E(d.record_id) + "\"><td class=\"when\">" + TimeAgo(d.at, now) + "</td><td>" +
+           E(d.type) + "</td><td><code>" + E(d.source_file) + "</code></td><td class=\"num\">" +
+           std::to_string(d.source_row) + "</td><td>";
     if (!d.error.empty()) out += "<code>" + E(d.error) + "</code> ";
     out += E(d.message) + "</td><td><code>" + E(d.record_id) + "</code></td></tr>";
   }

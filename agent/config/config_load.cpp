@@ -1,0 +1,547 @@
+// The configuration loader: YAML (or JSON) text -> settings with positions -> environment and
+// command-line overrides -> Config, collecting every problem on the way instead of stopping at the first.
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <filesystem>
+#include <limits>
+#include <set>
+
+#include "agent/config/config.h"
+#include "agent/config/config_internal.h"
+
+namespace opescare::config {
+namespace {
+
+using internal::QuoteValue;
+
+constexpr size_t kMaxConfigBytes = 1024 * 1024;
+
+// Where a value came from: a position in the file, or another source named by `via`.
+struct Origin {
+  int line = 0;  // 1-based; 0 when not from the file
+  int column = 0;
+  std::string via;  // "environment OPESCARE_AGENT_ID", "command line"; empty for the file
+};
+
+struct Setting {
+  std::string text;
+  Origin origin;
+};
+
+Origin At(const YAML::Mark& mark) {
+  if (mark.is_null() || mark.line < 0) return {};
+  return {mark.line + 1, mark.column + 1, ""};
+}
+
+std::string Describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map:
+      return "is a mapping";
+    case YAML::NodeType::Sequence:
+      return "is a list";
+    case YAML::NodeType::Null:
+      return "is empty";
+    default:
+      return "is a value";
+  }
+}
+
+// "First Name" -> "first_name", as the CSV connector normalises header names (CSV.md).
+std::string NormaliseColumn(const std::string& name) {
+  size_t b = name.find_first_not_of(" \t");
+  size_t e = name.find_last_not_of(" \t");
+  if (b == std::string::npos) return "";
+  std::string out = internal::AsciiLower(name.substr(b, e - b + 1));
+  for (char& c : out)
+    if (c == ' ' || c == '-') c = '_';
+  return out;
+}
+
+bool IsTypeName(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(),
+                                   [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
+}
+
+class Loader {
+ public:
+  Loader(std::string file, const LoadOptions& options) : file_(std::move(file)), options_(options) {}
+
+  LoadResult LoadText(const std::string& text);
+  LoadResult Fail(const std::string& message);  // a file that cannot be read at all
+
+ private:
+  std::optional<std::string> Env(const std::string& name) const;
+  void Report(Problem::Severity severity, const Origin& origin, const std::string& key, std::string message);
+  void Error(const Origin& origin, const std::string& key, std::string message) {
+    Report(Problem::Severity::kError, origin, key, std::move(message));
+  }
+  void UnknownKey(const Origin& origin, const std::string& dotted, const std::string& name,
+                  const std::vector<std::string>& siblings);
+  std::optional<std::string> Expand(const YAML::Node& scalar, const std::string& key);
+
+  void Walk(const YAML::Node& map, const std::string& section);
+  void ReadRecordTypes(const YAML::Node& node, const Origin& origin);
+  void ApplyEnvironment();
+  void ApplyOverrides();
+  void Convert();
+  void Validate();
+  void ValidateServerUrl();
+  void ValidateProxy();
+  void ValidateFiles();
+  void ResolveKey();
+  LoadResult Finish();
+
+  const Origin& OriginOf(const std::string& key) const {
+    static const Origin kNone;
+    auto it = settings_.find(key);
+    return it == settings_.end() ? kNone : it->second.origin;
+  }
+
+  std::string file_;
+  const LoadOptions& options_;
+  Config config_;
+  std::map<std::string, Setting> settings_;  // dotted key -> text, after ${} expansion
+  std::map<std::string, RecordTypeRule> file_record_types_;
+  Origin record_types_origin_;
+  std::vector<std::string> secrets_;  // every candidate key value, hidden from all messages
+  std::vector<Problem> problems_;
+};
+
+std::optional<std::string> Loader::Env(const std::string& name) const {
+  if (options_.env) {
+    auto it = options_.env->find(name);
+    if (it == options_.env->end()) return std::nullopt;
+    return it->second;
+  }
+  const char* value = std::getenv(name.c_str());
+  if (!value) return std::nullopt;
+  return std::string(value);
+}
+
+void Loader::Report(Problem::Severity severity, const Origin& origin, const std::string& key, std::string message) {
+  Problem p;
+  p.severity = severity;
+  p.key = key;
+  if (origin.via.empty()) {
+    p.file = file_;
+    p.line = origin.line;
+    p.column = origin.column;
+    p.message = std::move(message);
+  } else {
+    p.message = std::move(message) + " (from " + origin.via + ")";
+  }
+  problems_.push_back(std::move(p));
+}
+
+void Loader::UnknownKey(const Origin& origin, const std::string& dotted, const std::string& name,
+                        const std::vector<std::string>& siblings) {
+  std::string suggestion = internal::ClosestName(name, siblings);
+  if (suggestion.empty()) {
+    // Maybe the key belongs to another section: "watch_folder" at the top for "connector.watch_folder".
+    std::string lower = internal::AsciiLower(name);
+    for (const internal::FieldSpec* f : internal::Fields()) {
+      std::string_view key = internal::FieldKey(*f);
+      size_t dot = key.rfind('.');
+      if (dot != std::string_view::npos && key.substr(dot + 1) == lower && key != dotted) {
+        suggestion = std::string(key);
+        break;
+      }
+    }
+    if (dotted == "log.level") suggestion = "log_level";
+  }
+  std::string message = "unknown key";
+  if (!suggestion.empty()) message += " (did you mean \"" + suggestion + "\"?)";
+  Report(options_.strict ? Problem::Severity::kError : Problem::Severity::kWarning, origin, dotted, message);
+}
+
+std::optional<std::string> Loader::Expand(const YAML::Node& scalar, const std::string& key) {
+  Result<std::string> expanded =
+      internal::ExpandEnv(scalar.Scalar(), [this](const std::string& name) { return Env(name); });
+  if (!expanded.ok()) {
+    Error(At(scalar.Mark()), key, expanded.status().message());
+    return std::nullopt;
+  }
+  return std::move(expanded.value());
+}
+
+void Loader::Walk(const YAML::Node& map, const std::string& section) {
+  std::vector<std::string> siblings = internal::KeysUnder(section);
+  std::map<std::string, int> seen;  // name -> line of its first appearance
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    const YAML::Node& key_node = it->first;
+    const YAML::Node& value = it->second;
+    Origin key_origin = At(key_node.Mark());
+    if (!key_node.IsScalar()) {
+      Error(key_origin, section, "a key " + Describe(key_node) + "; keys must be plain names");
+      continue;
+    }
+    const std::string& name = key_node.Scalar();
+    std::string dotted = section.empty() ? name : section + "." + name;
+    if (auto [first, inserted] = seen.emplace(name, key_origin.line); !inserted) {
+      Error(key_origin, dotted, "appears twice (first on line " + std::to_string(first->second) + "); keep one");
+      continue;
+    }
+    Origin value_origin = value.IsNull() ? key_origin : At(value.Mark());
+    if (section.empty() && internal::IsSection(name)) {
+      if (value.IsMap()) {
+        Walk(value, name);
+      } else if (!value.IsNull()) {
+        std::string names;
+        for (const std::string& n : internal::KeysUnder(name)) names += (names.empty() ? "" : ", ") + n;
+        Error(value_origin, dotted, Describe(value) + "; expected a section of keys (" + names + ")");
+      }
+      continue;
+    }
+    if (dotted == "connector.record_types") {
+      ReadRecordTypes(value, value_origin);
+      continue;
+    }
+    if (!internal::FindField(dotted)) {
+      UnknownKey(key_origin, dotted, name, siblings);
+      continue;
+    }
+    if (value.IsNull()) continue;  // "key:" with nothing after it keeps the default
+    if (!value.IsScalar()) {
+      Error(value_origin, dotted, Describe(value) + "; expected a single value");
+      continue;
+    }
+    if (std::optional<std::string> text = Expand(value, dotted)) settings_[dotted] = {*text, value_origin};
+  }
+}
+
+void Loader::ReadRecordTypes(const YAML::Node& node, const Origin& origin) {
+  const std::string key = "connector.record_types";
+  record_types_origin_ = origin;
+  if (node.IsNull()) return;
+  if (!node.IsMap()) {
+    Error(origin, key, Describe(node) + "; expected a mapping of filename fragment to {type: ..., required: [...]}");
+    return;
+  }
+  std::set<std::string> seen_fragments;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    Origin at = At(it->first.Mark());
+    if (!it->first.IsScalar()) {
+      Error(at, key, "a fragment " + Describe(it->first) + "; fragments are parts of file names");
+      continue;
+    }
+    std::string fragment = internal::AsciiLower(it->first.Scalar());
+    std::string entry_key = key + "." + it->first.Scalar();
+    if (fragment.empty()) {
+      Error(at, key, "an empty fragment would match every file");
+      continue;
+    }
+    if (!seen_fragments.insert(fragment).second) {
+      Error(at, entry_key, "appears twice (fragments are compared without case); keep one");
+      continue;
+    }
+    const YAML::Node& value = it->second;
+    Origin value_at = value.IsNull() ? at : At(value.Mark());
+    RecordTypeRule rule;
+    std::optional<Origin> type_at;
+    bool ok = true;
+    if (value.IsScalar()) {  // shorthand "invoices_: invoice"
+      std::optional<std::string> type = Expand(value, entry_key);
+      if (!type) continue;
+      rule.type = *type;
+      type_at = value_at;
+    } else if (value.IsMap()) {
+      for (auto field = value.begin(); field != value.end(); ++field) {
+        std::string name = field->first.IsScalar() ? field->first.Scalar() : "";
+        const YAML::Node& v = field->second;
+        Origin v_at = v.IsNull() ? At(field->first.Mark()) : At(v.Mark());
+        if (name == "type") {
+          if (!v.IsScalar()) {
+            Error(v_at, entry_key + ".type", Describe(v) + "; expected a record type name such as patient");
+            ok = false;
+          } else if (std::optional<std::string> type = Expand(v, entry_key + ".type")) {
+            rule.type = *type;
+            type_at = v_at;
+          } else {
+            ok = false;
+          }
+        } else if (name == "required") {
+          if (v.IsNull()) continue;
+          if (!v.IsSequence()) {
+            Error(v_at, entry_key + ".required",
+                  Describe(v) + "; expected a list of column names, e.g. [health_id, date]");
+            ok = false;
+            continue;
+          }
+          for (const YAML::Node& column : v) {
+            std::optional<std::string> text;
+            if (column.IsScalar()) text = Expand(column, entry_key + ".required");
+            if (!column.IsScalar() || (text && NormaliseColumn(*text).empty())) {
+              Error(At(column.Mark()), entry_key + ".required",
+                    (column.IsScalar() ? std::string("an empty column name") : "a column " + Describe(column)) +
+                        "; expected column names");
+              ok = false;
+            } else if (text) {
+              rule.required.push_back(NormaliseColumn(*text));
+            } else {
+              ok = false;
+            }
+          }
+        } else {
+          UnknownKey(At(field->first.Mark()), entry_key + "." + name, name, {"type", "required"});
+        }
+      }
+    } else {
+      Error(value_at, entry_key, Describe(value) + "; expected {type: ..., required: [...]} or a type name");
+      continue;
+    }
+    if (!ok) continue;
+    if (!type_at) {
+      Error(value_at, entry_key, "has no type (write {type: ..., required: [...]})");
+      continue;
+    }
+    std::string type = rule.type;
+    rule.type = internal::AsciiLower(rule.type);
+    if (!IsTypeName(rule.type)) {
+      Error(*type_at, entry_key + ".type",
+            QuoteValue(type) + " is not a record type name (lower-case letters, digits and _, e.g. lab_result)");
+      continue;
+    }
+    file_record_types_[fragment] = std::move(rule);
+  }
+}
+
+void Loader::ApplyEnvironment() {
+  for (const auto& [var, key] : {std::pair<const char*, const char*>{"OPESCARE_AGENT_ID", "agent_id"},
+                                 {"OPESCARE_FACILITY_ID", "facility_id"}}) {
+    std::optional<std::string> value = Env(var);
+    if (value && !value->empty()) settings_[key] = {*value, {0, 0, std::string("environment ") + var}};
+  }
+  // The proxy variables are defaults: the file's http.proxy / http.no_proxy win over them.
+  auto from_env = [&](const std::string& key, std::initializer_list<const char*> vars) {
+    auto it = settings_.find(key);
+    if (it != settings_.end() && !it->second.text.empty()) return;
+    for (const char* var : vars) {
+      std::optional<std::string> value = Env(var);
+      if (value && !value->empty()) {
+        settings_[key] = {*value, {0, 0, std::string("environment ") + var}};
+        return;
+      }
+    }
+  };
+  from_env("http.proxy", {"HTTPS_PROXY", "https_proxy"});
+  from_env("http.no_proxy", {"NO_PROXY", "no_proxy"});
+}
+
+void Loader::ApplyOverrides() {
+  const Origin cli{0, 0, "command line"};
+  std::vector<std::string> all_keys;
+  for (const internal::FieldSpec* f : internal::Fields()) all_keys.emplace_back(internal::FieldKey(*f));
+  for (const auto& [key, value] : options_.overrides) {
+    if (key == "agent_key") {
+      secrets_.push_back(value);
+      Error(cli, key,
+            "cannot be given on the command line, where other users could see it; use OPESCARE_AGENT_KEY "
+            "or agent_key_file");
+    } else if (internal::FindField(key)) {
+      settings_[key] = {value, cli};
+    } else {
+      std::string suggestion = internal::ClosestName(key, all_keys);
+      Error(cli, key, "unknown key" + (suggestion.empty() ? "" : " (did you mean \"" + suggestion + "\"?)"));
+    }
+  }
+}
+
+void Loader::Convert() {
+  for (const auto& [key, setting] : settings_) {
+    const internal::FieldSpec* field = internal::FindField(key);
+    if (key == "agent_key") secrets_.push_back(setting.text);
+    if (std::optional<std::string> complaint = internal::SetField(*field, setting.text, &config_))
+      Error(setting.origin, key, *complaint);
+  }
+  if (config_.connector.replace_default_record_types) config_.connector.record_types.clear();
+  for (auto& [fragment, rule] : file_record_types_) config_.connector.record_types[fragment] = rule;
+  if (config_.connector.record_types.empty())
+    Error(record_types_origin_, "connector.record_types",
+          "no record types left (replace_default_record_types is true but no entries are given)");
+}
+
+void Loader::ValidateServerUrl() {
+  const Origin& at = OriginOf("server_url");
+  if (config_.server_url.empty() && config_.environment == "sandbox") config_.server_url = "https://opescare.test";
+  if (config_.server_url.empty()) {
+    Error(at, "server_url", "not set (required: the https:// address of the OpesCare API)");
+    return;
+  }
+  std::optional<HttpUrl> url = ParseHttpUrl(config_.server_url);
+  if (!url || !url->userinfo.empty()) {
+    Error(at, "server_url",
+          QuoteValue(config_.server_url) + " is not an http(s) URL (expected https://host[:port][/base])");
+    return;
+  }
+  if (url->scheme == "http" && !IsLoopbackHost(url->host) && !config_.allow_insecure_http) {
+    Error(at, "server_url",
+          QuoteValue(config_.server_url) +
+              " sends the key unencrypted to a host that is not loopback; use https://, "
+              "or set allow_insecure_http: true to accept the risk");
+  }
+  while (!config_.server_url.empty() && config_.server_url.back() == '/') config_.server_url.pop_back();
+}
+
+void Loader::ValidateProxy() {
+  std::string& proxy = config_.http.proxy;
+  if (proxy.empty()) return;
+  // curl and Python accept "host:port" without a scheme in HTTPS_PROXY; so do we.
+  if (proxy.find("://") == std::string::npos) proxy = "http://" + proxy;
+  std::optional<HttpUrl> url = ParseHttpUrl(proxy);
+  if (url && !url->userinfo.empty()) {
+    size_t colon = url->userinfo.find(':');
+    if (colon != std::string::npos) secrets_.push_back(url->userinfo.substr(colon + 1));
+  }
+  if (!url || url->scheme != "http" || !url->path.empty()) {
+    std::string shown = proxy;
+    if (url && !url->userinfo.empty()) shown = url->scheme + "://***@" + proxy.substr(proxy.rfind('@') + 1);
+    Error(OriginOf("http.proxy"), "http.proxy",
+          QuoteValue(shown) + " is not a proxy address (expected http://[user:pass@]host:port)");
+  }
+}
+
+void Loader::ValidateFiles() {
+  for (const char* key : {"http.ca_file", "http.client_cert", "http.client_key"}) {
+    const std::string& path = internal::GetField(*internal::FindField(key), config_);
+    if (path.empty()) continue;
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec))
+      Error(OriginOf(key), key, QuoteValue(path) + " does not exist");
+    else if (std::filesystem::is_directory(path, ec))
+      Error(OriginOf(key), key, QuoteValue(path) + " is a directory; expected a PEM file");
+  }
+  if (config_.http.client_cert.empty() != config_.http.client_key.empty()) {
+    const char* given = config_.http.client_cert.empty() ? "http.client_key" : "http.client_cert";
+    const char* missing = config_.http.client_cert.empty() ? "http.client_cert" : "http.client_key";
+    Error(OriginOf(given), given, std::string("is set but ") + missing + " is not (mutual TLS needs both)");
+  }
+}
+
+void Loader::Validate() {
+  ValidateServerUrl();
+  for (const auto& [key, hint] : {std::pair<const char*, const char*>{"agent_id", "OPESCARE_AGENT_ID"},
+                                  {"facility_id", "OPESCARE_FACILITY_ID"}}) {
+    if (internal::GetField(*internal::FindField(key), config_).empty())
+      Error(OriginOf(key), key, std::string("not set (required; or set ") + hint + ")");
+  }
+  if (config_.retry.initial_backoff_seconds > config_.retry.max_backoff_seconds)
+    Error(OriginOf("retry.initial_backoff_seconds"), "retry.initial_backoff_seconds",
+          internal::GetField(*internal::FindField("retry.initial_backoff_seconds"), config_) +
+              " is more than retry.max_backoff_seconds (" +
+              internal::GetField(*internal::FindField("retry.max_backoff_seconds"), config_) + ")");
+  if (!config_.status.listen.empty()) {
+    std::optional<HostPort> listen = ParseHostPort(config_.status.listen);
+    if (!listen) {
+      Error(OriginOf("status.listen"), "status.listen",
+            QuoteValue(config_.status.listen) + " is not host:port (e.g. 127.0.0.1:9469, [::1]:9469, or \"\" for off)");
+    } else if (!IsLoopbackHost(listen->host) && !config_.status.allow_remote) {
+      Error(OriginOf("status.listen"), "status.listen",
+            QuoteValue(config_.status.listen) +
+                " is not a loopback address; set status.allow_remote: true to serve the status page to the network");
+    }
+  }
+  ValidateProxy();
+  ValidateFiles();
+}
+
+void Loader::ResolveKey() {
+  internal::KeySources sources;
+  sources.environment = Env("OPESCARE_AGENT_KEY");
+  if (sources.environment) secrets_.push_back(*sources.environment);
+  sources.key_file = config_.agent_key_file;
+  sources.credentials_directory = Env("CREDENTIALS_DIRECTORY");
+  sources.inline_key = config_.agent_key;
+  internal::ResolvedKey resolved = internal::ResolveAgentKey(sources);
+  if (!resolved.key.empty()) secrets_.push_back(resolved.key);
+  config_.agent_key = resolved.key;
+  config_.agent_key_source = resolved.source;
+  if (resolved.error.empty()) return;
+  if (resolved.error_key == "agent_key_file") {
+    Error(OriginOf("agent_key_file"), resolved.error_key, resolved.error);
+  } else {
+    Problem p;  // not tied to the file: the key may be meant to come from elsewhere
+    p.key = resolved.error_key;
+    p.message = resolved.error;
+    problems_.push_back(std::move(p));
+  }
+}
+
+LoadResult Loader::Finish() {
+  LoadResult result;
+  bool has_error = false;
+  for (Problem& p : problems_) {
+    p.message = internal::RedactSecrets(p.message, secrets_);
+    has_error = has_error || p.severity == Problem::Severity::kError;
+  }
+  // File order; problems without a position (missing keys, environment, flags) after those with one.
+  std::stable_sort(problems_.begin(), problems_.end(), [](const Problem& a, const Problem& b) {
+    constexpr int kLast = std::numeric_limits<int>::max();
+    int la = a.line > 0 ? a.line : kLast, lb = b.line > 0 ? b.line : kLast;
+    return la != lb ? la < lb : (a.line > 0 && a.column < b.column);
+  });
+  result.problems = std::move(problems_);
+  if (!has_error) {
+    config_.source_path = file_;
+    result.config = std::move(config_);
+  }
+  return result;
+}
+
+LoadResult Loader::Fail(const std::string& message) {
+  Problem p;
+  p.file = file_;
+  p.message = message;
+  problems_.push_back(std::move(p));
+  return Finish();
+}
+
+LoadResult Loader::LoadText(const std::string& text) {
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(text);
+  } catch (const YAML::Exception& e) {
+    Origin at = At(e.mark);
+    Error(at, "", "invalid YAML: " + e.msg);
+    return Finish();
+  }
+  if (documents.size() > 1) {
+    Error(At(documents[1].Mark()), "", "a second YAML document (after ---); the file must hold only one");
+  }
+  if (!documents.empty() && !documents[0].IsNull()) {
+    if (documents[0].IsMap()) {
+      Walk(documents[0], "");
+    } else {
+      Error(At(documents[0].Mark()), "",
+            "the file " + Describe(documents[0]) + "; expected a mapping of keys (key: value lines, or a JSON object)");
+      return Finish();  // nothing else in it can be understood
+    }
+  }
+  ApplyEnvironment();
+  ApplyOverrides();
+  Convert();
+  Validate();
+  ResolveKey();
+  return Finish();
+}
+
+}  // namespace
+
+LoadResult LoadConfigString(const std::string& text, const std::string& name, const LoadOptions& options) {
+  return Loader(name, options).LoadText(text);
+}
+
+LoadResult LoadConfigFile(const std::string& path, const LoadOptions& options) {
+  Loader loader(path, options);
+  Result<std::string> text = internal::ReadSmallFile(path, kMaxConfigBytes);
+  if (!text.ok()) {
+    std::string message = text.status().message();
+    if (text.status().code() == Code::kPermissionDenied) message += " (the agent's user needs read access)";
+    return loader.Fail(message);
+  }
+  return loader.LoadText(text.value());
+}
+
+}  // namespace opescare::config

@@ -13,7 +13,10 @@
 namespace opescare::logging {
 
 // Builds the logger. Secrets shorter than 4 characters are still redacted. Throws nothing:
-// an unopenable log file falls back to stderr and says so.
+// an unopenable log file falls back to stderr and says so, and so does a file that fails while
+// writing (disk full). text lines: "2026-01-02T03:04:05.678Z info name: msg"; json lines:
+// {"ts":"2026-01-02T03:04:05.678Z","level":"info","logger":"name","msg":"..."}. Every line is
+// flushed. Not registered with spdlog's global registry. Thread-safe. Pass config::Secrets(config).
 std::shared_ptr<spdlog::logger> MakeLogger(const config::LogConfig& log, std::vector<std::string> secrets,
                                            const std::string& name = "opescare-bridge");
 

@@ -1,0 +1,118 @@
+// The watch folder's bookkeeping around FileProcessor: candidates, settling, order and retries.
+#include "agent/connectors/csv_folder/csv_folder_connector.h"
+
+#include <algorithm>
+#include <set>
+
+#include "agent/connectors/csv_folder/file_io.h"
+#include "agent/connectors/csv_folder/name_filter.h"
+
+namespace opescare::csv_folder {
+
+CsvFolderConnector::CsvFolderConnector(ConnectorOptions options, RecordSink* sink, const Clock* clock,
+                                       std::unique_ptr<FolderWatcher> watcher)
+    : options_(std::move(options)),
+      clock_(clock),
+      watcher_(watcher ? std::move(watcher) : NewFolderWatcher(options_.watch_folder)),
+      processor_(options_.processing, sink, clock),
+      settle_(options_.settle) {}
+
+CsvFolderConnector::~CsvFolderConnector() { Stop(); }
+
+Status CsvFolderConnector::Start() {
+  Status s = EnsureFolder(options_.watch_folder);
+  if (!s.ok()) return s;
+  s = processor_.PrepareFolders();
+  if (!s.ok()) return s;
+  watcher_status_ = watcher_->Start();
+  if (!watcher_status_.ok()) watcher_ = NewScanOnlyWatcher();  // scans alone still find every file
+  scan_due_ = true;
+  return Status::Ok();
+}
+
+void CsvFolderConnector::Stop() { watcher_->Stop(); }
+
+void CsvFolderConnector::Note(const std::vector<std::string>& names) {
+  for (const std::string& name : names)
+    if (IsCandidateName(name, options_.file_pattern)) noted_.push_back(name);
+}
+
+void CsvFolderConnector::Scan() {
+  scan_due_ = false;
+  next_scan_ = clock_->Steady() + options_.scan_interval;
+  Result<std::vector<std::string>> names = ListFolder(options_.watch_folder);
+  if (names.ok()) Note(*names);  // a folder that cannot be listed now is listed again at the next scan
+}
+
+Status CsvFolderConnector::Wait(std::chrono::milliseconds timeout) {
+  Result<WatchEvents> events = watcher_->Wait(timeout);
+  if (!events.ok()) return events.status();
+  Note(events->names);
+  if (events->rescan) scan_due_ = true;
+  return Status::Ok();
+}
+
+std::vector<std::string> CsvFolderConnector::Poll() {
+  Result<WatchEvents> events = watcher_->Drain();
+  if (events.ok()) {
+    Note(events->names);
+    if (events->rescan) scan_due_ = true;
+  } else {
+    scan_due_ = true;
+  }
+  auto now = clock_->Steady();
+  if (scan_due_ || now >= next_scan_) Scan();
+
+  std::set<std::string> names(noted_.begin(), noted_.end());
+  noted_.clear();
+  for (const std::string& name : settle_.Names()) names.insert(name);
+  for (const std::string& name : names) {
+    Result<FileObservation> seen = StatRegularFile(JoinPath(options_.watch_folder, name));
+    if (!seen.ok()) {
+      if (seen.status().code() == Code::kIoError) continue;  // keep it; look again next time
+      settle_.Forget(name);
+      retries_.erase(name);
+      continue;
+    }
+    settle_.Observe(name, *seen, now);
+  }
+
+  std::vector<std::string> ready;
+  for (const std::string& name : settle_.Ready()) {
+    auto retry = retries_.find(name);
+    if (retry != retries_.end() && retry->second.at > now) continue;
+    ready.push_back(JoinPath(options_.watch_folder, name));
+  }
+  return ready;
+}
+
+std::chrono::steady_clock::time_point CsvFolderConnector::NextWakeup() const {
+  auto now = clock_->Steady();
+  if (scan_due_ || !noted_.empty()) return now;
+  auto next = next_scan_;
+  if (auto deadline = settle_.NextDeadline(); deadline && *deadline < next) next = *deadline;
+  for (const auto& [name, retry] : retries_)
+    if (settle_.IsReady(name) && retry.at < next) next = retry.at;
+  return std::max(next, now);
+}
+
+FileOutcome CsvFolderConnector::ProcessFile(const std::string& path, const ProgressCallback& progress) {
+  FileOutcome outcome = processor_.Process(path, progress);
+  std::string name = BaseName(path);
+  if (outcome.status.ok() || outcome.status.code() == Code::kNotFound) {
+    settle_.Forget(name);
+    retries_.erase(name);
+    return outcome;
+  }
+  Retry& retry = retries_[name];
+  retry.delay = retry.delay.count() == 0 ? options_.retry_initial : std::min(retry.delay * 2, options_.retry_max);
+  retry.at = clock_->Steady() + retry.delay;
+  return outcome;
+}
+
+void CsvFolderConnector::RetryNow() {
+  auto now = clock_->Steady();
+  for (auto& [name, retry] : retries_) retry.at = now;
+}
+
+}  // namespace opescare::csv_folder

@@ -1,0 +1,78 @@
+// Portable path helpers for the file pipeline.
+#include "agent/connectors/csv_folder/file_io.h"
+
+#include <ctime>
+#include <filesystem>
+#include <system_error>
+
+#include "agent/util/clock.h"
+
+namespace opescare::csv_folder {
+
+std::string BaseName(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+#ifdef _WIN32
+  size_t back = path.find_last_of('\\');
+  if (back != std::string::npos && (slash == std::string::npos || back > slash)) slash = back;
+#endif
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string JoinPath(const std::string& dir, const std::string& name) {
+  if (dir.empty()) return name;
+  if (dir.back() == '/') return dir + name;
+  return dir + "/" + name;
+}
+
+bool PathExists(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::exists(std::filesystem::symlink_status(path, ec));
+}
+
+Status EnsureFolder(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) return IoError(path + ": cannot create folder: " + ec.message());
+  if (!std::filesystem::is_directory(path, ec)) return IoError(path + ": exists but is not a folder");
+  return Status::Ok();
+}
+
+Result<std::vector<std::string>> ListFolder(const std::string& folder) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  std::filesystem::directory_iterator it(folder, ec), end;
+  if (ec) return IoError(folder + ": cannot list: " + ec.message());
+  for (; it != end; it.increment(ec)) {
+    if (ec) return IoError(folder + ": cannot list: " + ec.message());
+    std::error_code type_ec;
+    if (it->is_regular_file(type_ec) && !it->is_symlink(type_ec)) names.push_back(it->path().filename().string());
+  }
+  if (ec) return IoError(folder + ": cannot list: " + ec.message());
+  return names;
+}
+
+std::string FreeNameIn(const std::string& dir, const std::string& name, const std::string& keep_suffix,
+                       std::chrono::system_clock::time_point now,
+                       const std::function<bool(const std::string& path)>& taken) {
+  if (!taken(JoinPath(dir, name))) return name;
+  std::string head = name, tail;
+  if (!keep_suffix.empty() && name.size() > keep_suffix.size() &&
+      name.compare(name.size() - keep_suffix.size(), keep_suffix.size(), keep_suffix) == 0) {
+    head = name.substr(0, name.size() - keep_suffix.size());
+    tail = keep_suffix;
+  } else if (size_t dot = name.find_last_of('.'); keep_suffix.empty() && dot != std::string::npos && dot > 0) {
+    head = name.substr(0, dot);
+    tail = name.substr(dot);
+  }
+  std::time_t secs = static_cast<std::time_t>(UnixSeconds(now));
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char stamp[24];
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  std::string base = head + "." + stamp;
+  std::string candidate = base + tail;
+  for (int n = 2; taken(JoinPath(dir, candidate)) && n < 100000; ++n) candidate = base + "-" + std::to_string(n) + tail;
+  return candidate;
+}
+
+}  // namespace opescare::csv_folder

@@ -1,0 +1,31 @@
+// Stable record ids: "r_" + the first 32 hex digits of SHA-256("<file sha256 hex>:<row number>"), so a
+// re-ingested file yields the same ids and the server can de-duplicate (PROTOCOL.md).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace opescare::csv_folder {
+
+std::string RecordId(std::string_view file_sha256_hex, int64_t row);
+
+// The same ids, fast: hashes the "<file sha256 hex>:" prefix once and reuses that state per row.
+// Not thread-safe; non-copyable.
+class RecordIdMaker {
+ public:
+  explicit RecordIdMaker(std::string_view file_sha256_hex);
+  ~RecordIdMaker();
+  RecordIdMaker(const RecordIdMaker&) = delete;
+  RecordIdMaker& operator=(const RecordIdMaker&) = delete;
+
+  // Replaces *out with the id of row.
+  void Make(int64_t row, std::string* out);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace opescare::csv_folder

@@ -170,9 +170,9 @@ std::optional<std::string> Loader::Expand(const YAML::Node& scalar, const std::s
 void Loader::Walk(const YAML::Node& map, const std::string& section) {
   std::vector<std::string> siblings = internal::KeysUnder(section);
   std::map<std::string, int> seen;  // name -> line of its first appearance
-  for (auto it = map.begin(); it != map.end(); ++it) {
-    const YAML::Node& key_node = it->first;
-    const YAML::Node& value = it->second;
+  for (const auto& entry : map) {   // one value per entry: a reference to it->first would dangle
+    const YAML::Node& key_node = entry.first;
+    const YAML::Node& value = entry.second;
     Origin key_origin = At(key_node.Mark());
     if (!key_node.IsScalar()) {
       Error(key_origin, section, "a key " + Describe(key_node) + "; keys must be plain names");
@@ -221,14 +221,14 @@ void Loader::ReadRecordTypes(const YAML::Node& node, const Origin& origin) {
     return;
   }
   std::set<std::string> seen_fragments;
-  for (auto it = node.begin(); it != node.end(); ++it) {
-    Origin at = At(it->first.Mark());
-    if (!it->first.IsScalar()) {
-      Error(at, key, "a fragment " + Describe(it->first) + "; fragments are parts of file names");
+  for (const auto& entry : node) {
+    Origin at = At(entry.first.Mark());
+    if (!entry.first.IsScalar()) {
+      Error(at, key, "a fragment " + Describe(entry.first) + "; fragments are parts of file names");
       continue;
     }
-    std::string fragment = internal::AsciiLower(it->first.Scalar());
-    std::string entry_key = key + "." + it->first.Scalar();
+    std::string fragment = internal::AsciiLower(entry.first.Scalar());
+    std::string entry_key = key + "." + entry.first.Scalar();
     if (fragment.empty()) {
       Error(at, key, "an empty fragment would match every file");
       continue;
@@ -237,7 +237,7 @@ void Loader::ReadRecordTypes(const YAML::Node& node, const Origin& origin) {
       Error(at, entry_key, "appears twice (fragments are compared without case); keep one");
       continue;
     }
-    const YAML::Node& value = it->second;
+    const YAML::Node& value = entry.second;
     Origin value_at = value.IsNull() ? at : At(value.Mark());
     RecordTypeRule rule;
     std::optional<Origin> type_at;
@@ -248,10 +248,10 @@ void Loader::ReadRecordTypes(const YAML::Node& node, const Origin& origin) {
       rule.type = *type;
       type_at = value_at;
     } else if (value.IsMap()) {
-      for (auto field = value.begin(); field != value.end(); ++field) {
-        std::string name = field->first.IsScalar() ? field->first.Scalar() : "";
-        const YAML::Node& v = field->second;
-        Origin v_at = v.IsNull() ? At(field->first.Mark()) : At(v.Mark());
+      for (const auto& field : value) {
+        std::string name = field.first.IsScalar() ? field.first.Scalar() : "";
+        const YAML::Node& v = field.second;
+        Origin v_at = v.IsNull() ? At(field.first.Mark()) : At(v.Mark());
         if (name == "type") {
           if (!v.IsScalar()) {
             Error(v_at, entry_key + ".type", Describe(v) + "; expected a record type name such as patient");
@@ -285,7 +285,7 @@ void Loader::ReadRecordTypes(const YAML::Node& node, const Origin& origin) {
             }
           }
         } else {
-          UnknownKey(At(field->first.Mark()), entry_key + "." + name, name, {"type", "required"});
+          UnknownKey(At(field.first.Mark()), entry_key + "." + name, name, {"type", "required"});
         }
       }
     } else {

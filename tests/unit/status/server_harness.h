@@ -49,6 +49,7 @@ class ServerHarness {
   ServerHarness& operator=(const ServerHarness&) = delete;
 
   const Status& start_status() const { return start_status_; }
+  boost::asio::io_context& io() { return io_; }
   uint16_t port() const { return server_.port(); }
   std::string url() const { return server_.url(); }
 

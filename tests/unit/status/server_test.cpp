@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <future>
 #include <vector>
 
 #include "tests/unit/status/sample_state.h"
@@ -182,6 +185,57 @@ TEST(StatusServer, ManyIdleAndSlowClientsDoNotBlockHealthChecks) {
   for (int fd : hogs) ::close(fd);
 
   EXPECT_EQ(Fetch(h.port(), "GET", "/healthz").status, 200);
+}
+
+// The agent's timers share the server's io_context: a heartbeat-like 20 ms tick stays on time while 50 clients
+// hog connections and 8 others fetch the full page over and over.
+TEST(StatusServer, BusyClientsDoNotDelayOtherTimersOnTheLoop) {
+  ServerHarness h(SampleProvider());
+  ASSERT_TRUE(h.start_status().ok());
+  struct Ticker {
+    boost::asio::steady_timer timer;
+    std::chrono::steady_clock::time_point due;
+    std::atomic<int64_t> worst_late_us{0};
+    std::atomic<int> ticks{0};
+    std::atomic<bool> stop{false};
+    explicit Ticker(boost::asio::io_context& io) : timer(io) {}
+    void Arm() {
+      due = std::chrono::steady_clock::now() + 20ms;
+      timer.expires_at(due);
+      timer.async_wait([this](boost::system::error_code ec) {
+        if (ec || stop) return;
+        auto late = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - due);
+        if (late.count() > worst_late_us) worst_late_us = late.count();
+        ++ticks;
+        Arm();
+      });
+    }
+  };
+  auto ticker = std::make_shared<Ticker>(h.io());
+  boost::asio::post(h.io(), [ticker] { ticker->Arm(); });
+
+  std::vector<int> hogs;
+  for (int i = 0; i < 50; ++i) hogs.push_back(testing::Connect(h.port()));
+  std::atomic<int> pages{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 8; ++t) {
+    clients.emplace_back([&] {
+      for (int i = 0; i < 15; ++i) pages += Fetch(h.port(), "GET", "/").status == 200 ? 1 : 0;
+    });
+  }
+  for (auto& c : clients) c.join();
+  for (int fd : hogs) ::close(fd);
+
+  std::promise<void> stopped;
+  boost::asio::post(h.io(), [&] {
+    ticker->stop = true;
+    ticker->timer.cancel();
+    stopped.set_value();
+  });
+  ASSERT_EQ(stopped.get_future().wait_for(5s), std::future_status::ready);
+  EXPECT_GT(pages.load(), 100);  // 120 asked; a few may be evicted by the hogs' churn
+  EXPECT_GT(ticker->ticks.load(), 0);
+  EXPECT_LT(ticker->worst_late_us.load(), 100'000) << "a tick was late by " << ticker->worst_late_us << " us";
 }
 
 TEST(StatusServer, ManyConcurrentRequestsAreAllAnswered) {

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "agent/config/config.h"
+#include "agent/connectors/csv_folder/enqueue.h"
 #include "agent/connectors/csv_folder/record_id.h"
 #include "agent/util/hash.h"
 #include "test_support.h"
@@ -312,6 +313,21 @@ TEST_F(FileProcessorTest, ForcedEncodingAndDelimiterAndDateFormat) {
   ASSERT_EQ(out.kind, FileOutcome::Kind::kQueued) << out.Summary();
   EXPECT_EQ(sink_.records[0].data_json,
             R"({"prénom":"x","first_name":"André","last_name":"Eto'o","dob":"1981-02-03","sex":"male"})");
+}
+
+TEST_F(FileProcessorTest, EnqueueRunsTheSamePipelineAndCreatesTheFolders) {
+  std::string path = Drop("lab_results_manual.csv", "health_id,test,result,date\nOC-1,NFS,normal,2026-11-29\n");
+  ProcessorOptions options = Options();
+  options.processed_folder = dir_ / "elsewhere/processed";
+  options.failed_folder = dir_ / "elsewhere/failed";
+  int calls = 0;
+  FileOutcome out = EnqueueFile(path, options, &sink_, &clock_, [&](const IngestProgress&) { ++calls; });
+  EXPECT_EQ(out.kind, FileOutcome::Kind::kQueued) << out.Summary();
+  EXPECT_GT(calls, 0);
+  EXPECT_EQ(ListNames(dir_ / "elsewhere/processed"), Names{"lab_results_manual.csv"});
+  EXPECT_EQ(out.Summary(), "lab_results_manual.csv: queued 1 lab_result record; moved to " + (dir_ / "elsewhere/processed/lab_results_manual.csv"));
+  Drop("lab_results_manual.csv", "health_id,test,result,date\nOC-1,NFS,normal,2026-11-29\n");
+  EXPECT_EQ(EnqueueFile(path, options, &sink_, &clock_).kind, FileOutcome::Kind::kDuplicate);
 }
 
 TEST(PauseHook, WaitsUntilTheFlagFileIsRemoved) {

@@ -258,7 +258,7 @@ void detail::StatusServerCore::Stop() {
 
 Reply detail::StatusServerCore::Answer(const Request& request) {
   Sources sources;
-  sources.snapshot = provider_;
+  sources.snapshot = provider_ ? provider_ : [] { return StatusSnapshot{}; };  // no provider: "not ready"
   sources.healthy = healthy_;
   sources.now = clock_ ? clock_->Now() : std::chrono::system_clock::now();
   sources.allow_remote = allow_remote_;

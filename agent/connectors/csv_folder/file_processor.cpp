@@ -101,8 +101,9 @@ FileOutcome FileProcessor::Process(const std::string& path, const ProgressCallba
                   {RowError{0, "", "the file name matches no record type; known name fragments: " +
                                        options_.types.KnownFragments()}});
   out.record_type = rule->type;
-  if (sink_->IsFull())
-    return RetryLater(std::move(out), ResourceExhausted("the outbox is above its size cap; the file waits"));
+  Result<bool> full = sink_->IsFull();
+  if (!full.ok()) return RetryLater(std::move(out), full.status());
+  if (*full) return RetryLater(std::move(out), ResourceExhausted("the outbox is above its size cap; the file waits"));
 
   Result<std::unique_ptr<InputFile>> opened = InputFile::Open(path);
   if (!opened.ok()) return RetryLater(std::move(out), opened.status());

@@ -35,8 +35,9 @@ struct FileTotals {
 class RecordSink {
  public:
   virtual ~RecordSink() = default;
-  // True while the outbox is above its size cap: new files wait in the watch folder.
-  virtual bool IsFull() = 0;
+  // True while the outbox is above its size cap: new files wait in the watch folder. An error also makes
+  // the file wait (and says why).
+  virtual Result<bool> IsFull() = 0;
   // Whether a file with this SHA-256 has already been committed.
   virtual Result<bool> HasFile(const std::string& sha256) = 0;
   // Opens the file's transaction. Called only when the file has at least one valid record.

@@ -26,7 +26,7 @@ class FakeSink : public RecordSink {
     size_t first_record = 0;  // index into records
   };
 
-  bool IsFull() override { return full; }
+  Result<bool> IsFull() override { return full; }
   Result<bool> HasFile(const std::string& sha256) override {
     if (!has_file_error.ok()) return has_file_error;
     return hashes.count(sha256) != 0;

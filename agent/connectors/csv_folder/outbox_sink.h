@@ -1,0 +1,38 @@
+// OutboxRecordSink: the RecordSink that queues a file's records in the SQLite outbox, one streaming
+// EnqueueTransaction per file (synchronous=FULL at commit), with the file's hash in the same transaction.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "agent/connectors/csv_folder/record_sink.h"
+#include "agent/outbox/outbox.h"
+
+namespace opescare::csv_folder {
+
+// Same threading as the Outbox it borrows (one thread, the disk worker); must not outlive it.
+class OutboxRecordSink final : public RecordSink {
+ public:
+  // max_size_mb: outbox.max_size_mb, the soft cap above which files wait (0: no cap).
+  OutboxRecordSink(outbox::Outbox* outbox, uint64_t max_size_mb) : outbox_(outbox), max_size_mb_(max_size_mb) {}
+
+  Result<bool> IsFull() override;
+  Result<bool> HasFile(const std::string& sha256) override;
+  Status BeginFile(const FileInfo& file) override;
+  Status Add(const Record& record) override;
+  Status CommitFile(const FileTotals& totals) override;
+  void AbortFile() override;
+
+  // Records the outbox already held by id (a re-ingest after a crash before the hash was committed).
+  int64_t last_skipped() const { return last_skipped_; }
+
+ private:
+  outbox::Outbox* outbox_;
+  uint64_t max_size_mb_;
+  std::unique_ptr<outbox::EnqueueTransaction> txn_;
+  FileInfo file_;
+  outbox::Record record_;  // reused: no allocation per record once warmed up
+  int64_t last_skipped_ = 0;
+};
+
+}  // namespace opescare::csv_folder

@@ -409,9 +409,11 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
     const auto& answer = ex->connect_parser->get();
     int status = answer.result_int();
     if (status < 200 || status > 299) {
-      std::string hint = status == 407 ? (proxy_authorization_.empty() ? " (the proxy needs a user:password in its URL)"
-                                                                        : " (the proxy refused its credentials)")
-                                       : "";
+      // 407 is the standard answer; some proxies (tinyproxy) say 401 to a CONNECT.
+      bool auth = status == 407 || status == 401;
+      std::string hint = !auth ? ""
+                         : proxy_authorization_.empty() ? " (the proxy needs a user:password in its URL)"
+                                                        : " (the proxy refused the user:password in its URL)";
       return Fail(ex, FailureStage::kProxy,
                   "proxy " + proxy_->HostPort() + " refused CONNECT to " + endpoint_.HostPort() + ": " +
                       std::to_string(status) + " " + std::string(answer.reason()) + hint);
@@ -573,6 +575,11 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
       if (ec.category() == bhttp::make_error_code(bhttp::error::bad_version).category() && ec != bhttp::error::end_of_stream &&
           ec != bhttp::error::partial_message) {
         return Fail(ex, FailureStage::kProtocol, where + " sent a malformed HTTP response (" + ec.message() + ")");
+      }
+      if (ec.category() == asio::error::get_ssl_category() && ec != ssl::error::stream_truncated) {
+        // An alert after our side of the handshake finished: typically the server refusing our client certificate.
+        return Fail(ex, FailureStage::kTlsHandshake,
+                    "TLS session with " + where + " failed: " + internal::DescribeTlsError(ec));
       }
       if (IsConnectionDrop(ec) || ec == bhttp::error::partial_message) {
         return Fail(ex, FailureStage::kRead, where + " closed the connection before a complete response (" +

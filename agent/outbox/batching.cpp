@@ -26,8 +26,7 @@ Status ValidateRecord(const Record& r) {
   if (r.data_json.size() > kMaxDataBytes)
     return InvalidArgument("record " + r.id + ": data is " + std::to_string(r.data_json.size()) +
                            " bytes, above the limit of " + std::to_string(kMaxDataBytes));
-  if (!LooksLikeJsonObject(r.data_json))
-    return InvalidArgument("record " + r.id + ": data must be a JSON object");
+  if (!LooksLikeJsonObject(r.data_json)) return InvalidArgument("record " + r.id + ": data must be a JSON object");
   if (r.source_file.size() > kMaxSourceFileBytes)
     return InvalidArgument("record " + r.id + ": source file name is too long");
   if (r.source_row < 0) return InvalidArgument("record " + r.id + ": source row must not be negative");

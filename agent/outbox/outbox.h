@@ -17,9 +17,9 @@ namespace opescare::outbox {
 using TimePoint = std::chrono::system_clock::time_point;
 
 // Keys of the outbox's key/value metadata shared by the components (any other key may be used too).
-inline constexpr char kMetaLastSyncAt[] = "last_sync_at";              // ISO 8601 of the last 2xx sync
-inline constexpr char kMetaBatchMaxRecords[] = "batch_max_records";    // lowered batch size after a 413
-inline constexpr char kMetaPausedReason[] = "paused_reason";           // why delivery is paused (401/403/404)
+inline constexpr char kMetaLastSyncAt[] = "last_sync_at";            // ISO 8601 of the last 2xx sync
+inline constexpr char kMetaBatchMaxRecords[] = "batch_max_records";  // lowered batch size after a 413
+inline constexpr char kMetaPausedReason[] = "paused_reason";         // why delivery is paused (401/403/404)
 
 // One record, as queued and as sent (PROTOCOL.md "Sync batches").
 struct Record {
@@ -38,12 +38,14 @@ struct FileInfo {
   int64_t rows_failed = 0;
 };
 
+// De-duplication: a file is queued at most once (its SHA-256 in FileInfo); a record whose id is among the
+// dead letters is skipped (a refused record comes back only through RequeueDeadLetters). Other ids are
+// not checked against the queue (that index would cost 4x on ingest and 6x on drain): with ids derived
+// from the file hash and row, a repeated id means a repeated file, and the server de-duplicates by id.
 struct EnqueueCounts {
   int64_t inserted = 0;
-  // Records whose id is already in the outbox, pending, in a batch or dead-lettered: a re-ingest
-  // queues nothing twice, and a refused record comes back only through RequeueDeadLetters.
-  int64_t skipped = 0;
-  bool file_already_known = false;  // the FileInfo's hash was already recorded (left as it was)
+  int64_t skipped = 0;              // dead-lettered ids, or every record when the file was already known
+  bool file_already_known = false;  // the FileInfo's hash was already recorded: nothing was queued
 };
 
 // A streaming enqueue: ONE write transaction (synchronous=FULL at commit) holding every record added, so a
@@ -57,13 +59,15 @@ class EnqueueTransaction {
   // voids the whole transaction: everything is rolled back and Commit returns the same error.
   virtual Status Add(const Record& record) = 0;
   // Records the file's hash (if given) and commits; the durable point after which the file may be moved.
+  // A hash already recorded rolls everything back and reports file_already_known (check HasFile first
+  // to avoid the wasted work; this catches another process queueing the same file meanwhile).
   virtual Result<EnqueueCounts> Commit(const std::optional<FileInfo>& file = std::nullopt) = 0;
   virtual int64_t added() const = 0;  // records passed to Add so far
 };
 
 struct BatchLimits {
-  uint32_t max_records = 500;      // batch.max_records
-  uint64_t max_bytes = 1 << 20;    // batch.max_bytes, against RecordWireSize; one record is taken even if larger
+  uint32_t max_records = 500;    // batch.max_records
+  uint64_t max_bytes = 1 << 20;  // batch.max_bytes, against RecordWireSize; one record is taken even if larger
   // false (FIFO): while some batch waits for its backoff, no new batch is formed, so an outage does not
   // turn the whole queue into failing batches. true: keep forming and sending behind a waiting batch.
   bool form_while_waiting = false;
@@ -77,7 +81,7 @@ struct Batch {
   int64_t attempts = 0;         // failed attempts counted by RescheduleBatch so far
   std::string last_error;
   TimePoint created_at;
-  bool newly_formed = false;    // false: a retry (or a batch persisted before a restart)
+  bool newly_formed = false;  // false: a retry (or a batch persisted before a restart)
 };
 
 struct NextBatch {
@@ -138,11 +142,11 @@ struct Stats {
   int64_t pending = 0;     // records in no batch yet
   int64_t in_batches = 0;  // records in formed batches (waiting, due or in flight)
   int64_t batches = 0;
-  int64_t dead = 0;        // dead letters
-  int64_t files = 0;       // ingested files recorded
-  int64_t oldest_queued_age_seconds = 0;  // age of the first queued record; 0 when empty
+  int64_t dead = 0;                          // dead letters
+  int64_t files = 0;                         // ingested files recorded
+  int64_t oldest_queued_age_seconds = 0;     // age of the first queued record; 0 when empty
   std::optional<TimePoint> next_attempt_at;  // earliest next_attempt_at among batches
-  uint64_t file_bytes = 0;  // on disk: database file + -wal file
+  uint64_t file_bytes = 0;                   // on disk: database file + -wal file
   uint64_t used_bytes = 0;  // pages holding data ((page_count - freelist_count) * page_size): what IsFull compares
 };
 
@@ -151,9 +155,9 @@ struct OutboxOptions {
   // Read-only: for the status page, `status`, `doctor` while the agent runs (WAL lets it read beside the
   // writer). No migration is run; write calls fail with kFailedPrecondition.
   bool read_only = false;
-  const Clock* clock = nullptr;  // borrowed, must outlive the outbox; nullptr: the system clock
+  const Clock* clock = nullptr;                  // borrowed, must outlive the outbox; nullptr: the system clock
   std::chrono::milliseconds busy_timeout{5000};  // wait for another connection's write lock, then kUnavailable
-  int64_t cache_size_kib = 16 * 1024;  // SQLite page cache per connection
+  int64_t cache_size_kib = 16 * 1024;            // SQLite page cache per connection
   // Hard cap on the database size (PRAGMA max_page_count); writes beyond it fail with kResourceExhausted.
   // 0: none. The soft cap is IsFull(outbox.max_size_mb), which the connector checks before ingesting.
   uint64_t hard_limit_bytes = 0;
@@ -201,8 +205,7 @@ class Outbox {
   virtual Result<SplitResult> SplitBatch(const std::string& batch_id) = 0;
   // Moves the record of a single-record batch the server still refuses to dead letters; a batch of more
   // records is refused with kFailedPrecondition (records are dead-lettered one by one, never in bulk).
-  virtual Status DeadLetterBatch(const std::string& batch_id, const std::string& error,
-                                 const std::string& message) = 0;
+  virtual Status DeadLetterBatch(const std::string& batch_id, const std::string& error, const std::string& message) = 0;
   // Forgets the in-flight mark without changing the batch (it is due again at its next_attempt_at).
   virtual void ReleaseBatch(const std::string& batch_id) = 0;
 

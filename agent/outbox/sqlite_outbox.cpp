@@ -96,7 +96,8 @@ SqliteOutbox::~SqliteOutbox() = default;
 
 Status SqliteOutbox::Usable() const {
   if (enqueue_open_)
-    return FailedPrecondition("outbox " + path() + ": an enqueue transaction is open on this connection; commit or "
+    return FailedPrecondition("outbox " + path() +
+                              ": an enqueue transaction is open on this connection; commit or "
                               "destroy it first");
   return Status::Ok();
 }
@@ -203,7 +204,8 @@ Result<std::optional<std::string>> SqliteOutbox::GetMeta(const std::string& key)
 
 Status SqliteOutbox::SetMeta(const std::string& key, const std::string& value) {
   if (Status st = Writable(false); !st.ok()) return st;
-  auto stmt = db_->Cached("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value");
+  auto stmt =
+      db_->Cached("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value");
   if (!stmt.ok()) return stmt.status();
   StatementUse use(*stmt);
   use.Bind(1, key);

@@ -2,6 +2,7 @@
 // (opening and state, enqueue, batches, dead letters).
 #pragma once
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -61,8 +62,13 @@ class SqliteOutbox final : public Outbox {
   // Whether batch_id exists (inside the caller's transaction).
   Result<bool> BatchExists(const std::string& batch_id);
   Result<Batch> LoadBatch(const std::string& batch_id);
-  // Forms and persists a batch from the oldest pending records; nullopt when nothing is pending.
-  Result<std::optional<Batch>> FormBatch(TimePoint now, const BatchLimits& limits);
+  // Forms and persists a batch from the oldest pending records (inside the caller's transaction); no batch
+  // when nothing is pending. *last_seq receives the seq of its last record.
+  Result<std::optional<Batch>> FormBatch(TimePoint now, const BatchLimits& limits, int64_t* last_seq);
+  // Resets the pending floor when another connection committed since we last looked (it may have queued
+  // or re-queued records below the floor). Call inside a transaction.
+  Status CheckOtherWriters();
+  void LowerPendingFloor(int64_t seq) { pending_floor_ = std::min(pending_floor_, seq); }
   Result<int64_t> RunCounting(const char* sql, std::string_view arg, std::string_view what);
   Result<int64_t> MoveDeadLetters(const std::vector<std::string>* ids, bool requeue);
 
@@ -70,6 +76,11 @@ class SqliteOutbox final : public Outbox {
   SystemClock system_clock_;
   const Clock* clock_;
   std::unordered_set<std::string> in_flight_;  // batches handed out and not yet resolved (memory only)
+  // Every pending record has seq >= pending_floor_, so forming a batch never walks over batched rows.
+  // Raised past each formed batch; lowered when records become pending below it (own enqueue into reused
+  // rowids, partial ack, requeue) and reset to 0 on open or when another connection wrote.
+  int64_t pending_floor_ = 0;
+  int64_t data_version_ = -1;  // PRAGMA data_version last seen: changes when another connection commits
   bool enqueue_open_ = false;
 };
 

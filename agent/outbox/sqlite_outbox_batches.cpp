@@ -1,6 +1,9 @@
 // Batches in the SQLite outbox: forming, retrying the same batch, acknowledging, rescheduling, splitting and
 // dead-lettering. Batch changes commit with synchronous=NORMAL: a change lost to a power cut only re-sends
 // records the server de-duplicates by batch_id or record id (ARCHITECTURE.md "Durability rules").
+#include <algorithm>
+#include <climits>
+#include <unordered_map>
 #include <vector>
 
 #include "agent/outbox/batching.h"
@@ -14,8 +17,8 @@ constexpr char kDeleteBatch[] = "DELETE FROM batches WHERE batch_id=?";
 constexpr char kDeleteBatchRecords[] = "DELETE FROM records WHERE batch_id=?";
 
 struct DueScan {
-  std::optional<std::string> due;             // first batch due and not in flight
-  std::optional<TimePoint> next_attempt_at;   // earliest other batch not in flight
+  std::optional<std::string> due;            // first batch due and not in flight
+  std::optional<TimePoint> next_attempt_at;  // earliest other batch not in flight
 };
 
 }  // namespace
@@ -60,8 +63,8 @@ Result<Batch> SqliteOutbox::LoadBatch(const std::string& batch_id) {
     b.attempts = use.Int(1);
     b.last_error = use.Text(2);
   }
-  auto stmt = db_->Cached(
-      "SELECT id, type, data, source_file, source_row, size FROM records WHERE batch_id=? ORDER BY seq");
+  auto stmt =
+      db_->Cached("SELECT id, type, data, source_file, source_row, size FROM records WHERE batch_id=? ORDER BY seq");
   if (!stmt.ok()) return stmt.status();
   StatementUse use(*stmt);
   use.Bind(1, batch_id);
@@ -74,16 +77,25 @@ Result<Batch> SqliteOutbox::LoadBatch(const std::string& batch_id) {
   return b;
 }
 
-Result<std::optional<Batch>> SqliteOutbox::FormBatch(TimePoint now, const BatchLimits& limits) {
+Status SqliteOutbox::CheckOtherWriters() {
+  auto version = db_->QueryInt("PRAGMA data_version");
+  if (!version.ok()) return version.status();
+  if (*version != data_version_) pending_floor_ = 0;
+  data_version_ = *version;
+  return Status::Ok();
+}
+
+Result<std::optional<Batch>> SqliteOutbox::FormBatch(TimePoint now, const BatchLimits& limits, int64_t* last_seq_out) {
   Batch b;
   int64_t first_seq = 0, last_seq = 0;
   {
     auto stmt = db_->Cached(
-        "SELECT seq, id, type, data, source_file, source_row, size FROM records WHERE batch_id IS NULL "
+        "SELECT seq, id, type, data, source_file, source_row, size FROM records WHERE seq >= ? AND batch_id IS NULL "
         "ORDER BY seq LIMIT ?");
     if (!stmt.ok()) return stmt.status();
     StatementUse use(*stmt);
-    use.Bind(1, static_cast<int64_t>(std::max<uint32_t>(limits.max_records, 1)));
+    use.Bind(1, pending_floor_);
+    use.Bind(2, static_cast<int64_t>(std::max<uint32_t>(limits.max_records, 1)));
     int rc;
     while ((rc = use.Step()) == SQLITE_ROW) {
       auto size = static_cast<uint64_t>(use.Int(6));
@@ -96,6 +108,7 @@ Result<std::optional<Batch>> SqliteOutbox::FormBatch(TimePoint now, const BatchL
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_->Error(rc, "forming a batch");
   }
   if (b.records.empty()) return std::optional<Batch>();
+  *last_seq_out = last_seq;
   b.batch_id = NewUuid();
   b.created_at = clock_->Now();
   b.newly_formed = true;
@@ -132,6 +145,7 @@ Result<NextBatch> SqliteOutbox::NextDueBatch(TimePoint now, const BatchLimits& l
   if (Status st = Writable(false); !st.ok()) return st;
   Transaction txn(*db_);
   if (Status st = txn.Begin("choosing the next batch"); !st.ok()) return st;
+  if (Status st = CheckOtherWriters(); !st.ok()) return st;
   DueScan scan;
   {
     // Ordered by due time: only in-flight batches are stepped over, so this reads O(in flight + 2) rows.
@@ -154,6 +168,7 @@ Result<NextBatch> SqliteOutbox::NextDueBatch(TimePoint now, const BatchLimits& l
   }
   NextBatch out;
   out.next_attempt_at = scan.next_attempt_at;
+  int64_t formed_last_seq = -1;
   if (scan.due) {
     auto batch = LoadBatch(*scan.due);
     if (!batch.ok()) return batch.status();
@@ -164,11 +179,12 @@ Result<NextBatch> SqliteOutbox::NextDueBatch(TimePoint now, const BatchLimits& l
     }
   }
   if (!out.batch && (!scan.next_attempt_at || limits.form_while_waiting)) {
-    auto formed = FormBatch(now, limits);
+    auto formed = FormBatch(now, limits, &formed_last_seq);
     if (!formed.ok()) return formed.status();
     out.batch = std::move(*formed);
   }
   if (Status st = txn.Commit(); !st.ok()) return st;
+  if (formed_last_seq >= 0) pending_floor_ = formed_last_seq + 1;
   if (out.batch) in_flight_.insert(out.batch->batch_id);
   return out;
 }
@@ -199,46 +215,66 @@ Result<AckCounts> SqliteOutbox::AckPartial(const std::string& batch_id, const st
   auto exists = BatchExists(batch_id);
   if (!exists.ok()) return exists.status();
   if (!*exists) return BatchNotFound(batch_id);
-  AckCounts counts;
+  // The batch's members by id, read once: each accepted or rejected id is then an O(1) delete by seq.
+  std::unordered_map<std::string, std::vector<int64_t>> members;
+  {
+    auto stmt = db_->Cached("SELECT seq, id FROM records WHERE batch_id=?");
+    if (!stmt.ok()) return stmt.status();
+    StatementUse use(*stmt);
+    use.Bind(1, batch_id);
+    int rc;
+    while ((rc = use.Step()) == SQLITE_ROW) members[use.Text(1)].push_back(use.Int(0));
+    if (rc != SQLITE_DONE) return db_->Error(rc, "acknowledging a batch");
+  }
   auto to_dead = db_->Cached(
       "INSERT OR REPLACE INTO dead_letters(id, type, data, source_file, source_row, created_at, size, error, message, "
-      "dead_at) SELECT id, type, data, source_file, source_row, created_at, size, ?, ?, ? FROM records "
-      "WHERE id=? AND batch_id=?");
+      "dead_at) SELECT id, type, data, source_file, source_row, created_at, size, ?, ?, ? FROM records WHERE seq=?");
   if (!to_dead.ok()) return to_dead.status();
-  auto remove = db_->Cached("DELETE FROM records WHERE id=? AND batch_id=?");
+  auto remove = db_->Cached("DELETE FROM records WHERE seq=?");
   if (!remove.ok()) return remove.status();
+  auto remove_seq = [&](int64_t seq) -> Status {
+    StatementUse del(*remove);
+    del.Bind(1, seq);
+    int rc = del.Step();
+    return rc == SQLITE_DONE ? Status::Ok() : db_->Error(rc, "acknowledging a batch");
+  };
+  AckCounts counts;
   const int64_t now = NowMillis();
   for (const Rejection& r : rejected) {
-    StatementUse use(*to_dead);
-    use.Bind(1, r.error);
-    use.Bind(2, r.message);
-    use.Bind(3, now);
-    use.Bind(4, r.id);
-    use.Bind(5, batch_id);
-    int rc = use.Step();
-    if (rc != SQLITE_DONE) return db_->Error(rc, "dead-lettering a rejected record");
-    if (db_->Changes() == 0) continue;  // not in this batch
-    StatementUse del(*remove);
-    del.Bind(1, r.id);
-    del.Bind(2, batch_id);
-    rc = del.Step();
-    if (rc != SQLITE_DONE) return db_->Error(rc, "dead-lettering a rejected record");
-    ++counts.rejected;
+    auto it = members.find(r.id);
+    if (it == members.end()) continue;  // not in this batch (or named twice)
+    for (int64_t seq : it->second) {
+      StatementUse use(*to_dead);
+      use.Bind(1, r.error);
+      use.Bind(2, r.message);
+      use.Bind(3, now);
+      use.Bind(4, seq);
+      int rc = use.Step();
+      if (rc != SQLITE_DONE) return db_->Error(rc, "dead-lettering a rejected record");
+      if (Status st = remove_seq(seq); !st.ok()) return st;
+      ++counts.rejected;
+    }
+    members.erase(it);
   }
   for (const std::string& id : accepted) {
-    StatementUse del(*remove);
-    del.Bind(1, id);
-    del.Bind(2, batch_id);
-    int rc = del.Step();
-    if (rc != SQLITE_DONE) return db_->Error(rc, "removing accepted records");
-    counts.accepted += db_->Changes();
+    auto it = members.find(id);
+    if (it == members.end()) continue;
+    for (int64_t seq : it->second) {
+      if (Status st = remove_seq(seq); !st.ok()) return st;
+      ++counts.accepted;
+    }
+    members.erase(it);
   }
   // The server said nothing about the rest: they go back to pending, keeping their place in the queue.
+  int64_t lowest_returned = INT64_MAX;
+  for (const auto& [id, seqs] : members)
+    for (int64_t seq : seqs) lowest_returned = std::min(lowest_returned, seq);
   auto returned = RunCounting("UPDATE records SET batch_id=NULL WHERE batch_id=?", batch_id, "acknowledging a batch");
   if (!returned.ok()) return returned.status();
   counts.returned = *returned;
   if (auto st = RunCounting(kDeleteBatch, batch_id, "acknowledging a batch"); !st.ok()) return st.status();
   if (Status st = txn.Commit(); !st.ok()) return st;
+  if (counts.returned > 0) LowerPendingFloor(lowest_returned);
   return counts;
 }
 

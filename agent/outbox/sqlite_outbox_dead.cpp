@@ -6,12 +6,10 @@ namespace {
 
 constexpr char kRequeueOne[] =
     "INSERT INTO records(id, type, data, source_file, source_row, created_at, size) "
-    "SELECT id, type, data, source_file, source_row, created_at, size FROM dead_letters WHERE id=? "
-    "ON CONFLICT(id) DO NOTHING";
+    "SELECT id, type, data, source_file, source_row, created_at, size FROM dead_letters WHERE id=?";
 constexpr char kRequeueAll[] =
     "INSERT INTO records(id, type, data, source_file, source_row, created_at, size) "
-    "SELECT id, type, data, source_file, source_row, created_at, size FROM dead_letters WHERE true ORDER BY rowid "
-    "ON CONFLICT(id) DO NOTHING";
+    "SELECT id, type, data, source_file, source_row, created_at, size FROM dead_letters ORDER BY rowid";
 constexpr char kPurgeOne[] = "DELETE FROM dead_letters WHERE id=?";
 constexpr char kPurgeAll[] = "DELETE FROM dead_letters";
 
@@ -20,11 +18,10 @@ constexpr char kPurgeAll[] = "DELETE FROM dead_letters";
 Result<std::vector<DeadLetter>> SqliteOutbox::ListDeadLetters(const DeadLetterQuery& q) {
   if (Status st = Usable(); !st.ok()) return st;
   // Two statements rather than string-built SQL, so each stays cached.
-  const char* sql = q.newest_first
-                        ? "SELECT id, type, source_file, source_row, error, message, dead_at, "
-                          "CASE WHEN ? THEN data ELSE '' END FROM dead_letters ORDER BY rowid DESC LIMIT ?"
-                        : "SELECT id, type, source_file, source_row, error, message, dead_at, "
-                          "CASE WHEN ? THEN data ELSE '' END FROM dead_letters ORDER BY rowid LIMIT ?";
+  const char* sql = q.newest_first ? "SELECT id, type, source_file, source_row, error, message, dead_at, "
+                                     "CASE WHEN ? THEN data ELSE '' END FROM dead_letters ORDER BY rowid DESC LIMIT ?"
+                                   : "SELECT id, type, source_file, source_row, error, message, dead_at, "
+                                     "CASE WHEN ? THEN data ELSE '' END FROM dead_letters ORDER BY rowid LIMIT ?";
   auto stmt = db_->Cached(sql);
   if (!stmt.ok()) return stmt.status();
   StatementUse use(*stmt);
@@ -72,6 +69,7 @@ Result<int64_t> SqliteOutbox::MoveDeadLetters(const std::vector<std::string>* id
     }
   }
   if (Status st = txn.Commit(); !st.ok()) return st;
+  if (requeue && moved > 0) pending_floor_ = 0;  // new rows may reuse seqs below the floor
   return moved;
 }
 

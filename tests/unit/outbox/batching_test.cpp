@@ -23,8 +23,7 @@ TEST(ValidateRecord, RefusesEachBadField) {
   EXPECT_EQ(with([](Record& r) { r.type.clear(); }), Code::kInvalidArgument);
   EXPECT_EQ(with([](Record& r) { r.data_json = "[1,2]"; }), Code::kInvalidArgument);
   EXPECT_EQ(with([](Record& r) { r.data_json = ""; }), Code::kInvalidArgument);
-  EXPECT_EQ(with([](Record& r) { r.data_json = "{" + std::string(kMaxDataBytes, ' ') + "}"; }),
-            Code::kInvalidArgument);
+  EXPECT_EQ(with([](Record& r) { r.data_json = "{" + std::string(kMaxDataBytes, ' ') + "}"; }), Code::kInvalidArgument);
   EXPECT_EQ(with([](Record& r) { r.source_row = -1; }), Code::kInvalidArgument);
   EXPECT_EQ(with([](Record& r) { r.data_json = "  {\"x\":\"y\"}\n"; }), Code::kOk);
 }
@@ -43,9 +42,9 @@ TEST(TakeNext, BoundsByCountAndBytesButAlwaysTakesOne) {
   BatchLimits limits{3, 100};
   EXPECT_TRUE(TakeNext(0, 0, 5000, limits));  // oversized first record travels alone
   EXPECT_FALSE(TakeNext(1, 5000, 1, limits));
-  EXPECT_TRUE(TakeNext(2, 60, 40, limits));   // exactly max_bytes fits
+  EXPECT_TRUE(TakeNext(2, 60, 40, limits));  // exactly max_bytes fits
   EXPECT_FALSE(TakeNext(2, 60, 41, limits));
-  EXPECT_FALSE(TakeNext(3, 3, 1, limits));    // max_records reached
+  EXPECT_FALSE(TakeNext(3, 3, 1, limits));  // max_records reached
 }
 
 TEST(SplitPoint, FirstHalfIsTheSmallerHalf) {

@@ -1,13 +1,12 @@
 // Tests of the outbox file itself: permissions, schema versions, reopening, read-only access beside the writer,
 // corruption and SIGKILL in the middle of enqueues.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <fstream>
 #include <map>

@@ -36,20 +36,22 @@ TEST_F(OutboxTest, EnqueueInsertsAllRecordsAndTheFileHash) {
   EXPECT_EQ(GetStats().pending, 10);
 }
 
-TEST_F(OutboxTest, DuplicateIdsAreSkippedAndCounted) {
+TEST_F(OutboxTest, AFileAlreadyQueuedQueuesNothing) {
   Outbox& ob = Open();
-  ASSERT_TRUE(ob.Enqueue(MakeRecords(1, 5)).ok());
-  auto again = ob.Enqueue(MakeRecords(3, 5));  // rows 3..7: 3 old, 2 new
-  ASSERT_TRUE(again.ok());
-  EXPECT_EQ(again->inserted, 2);
-  EXPECT_EQ(again->skipped, 3);
-  auto file_again = ob.Enqueue({}, FileInfo{"h", "a.csv", 0, 0});
-  ASSERT_TRUE(file_again.ok());
-  EXPECT_FALSE(file_again->file_already_known);
-  file_again = ob.Enqueue({}, FileInfo{"h", "a.csv", 0, 0});
-  ASSERT_TRUE(file_again.ok());
-  EXPECT_TRUE(file_again->file_already_known);
-  EXPECT_EQ(GetStats().queued, 7);
+  ASSERT_TRUE(ob.Enqueue(MakeRecords(1, 5), FileInfo{"h", "a.csv", 5, 0}).ok());
+  // The same content again (e.g. under another name, racing past HasFile): all or nothing, so nothing.
+  auto again = ob.Enqueue(MakeRecords(1, 5), FileInfo{"h", "b.csv", 5, 0});
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_TRUE(again->file_already_known);
+  EXPECT_EQ(again->inserted, 0);
+  EXPECT_EQ(again->skipped, 5);
+  EXPECT_EQ(GetStats().queued, 5);
+  auto files = ob.ListFiles(10);
+  ASSERT_TRUE(files.ok());
+  ASSERT_EQ(files->size(), 1u);
+  EXPECT_EQ((*files)[0].name, "a.csv");  // the first recording stays
+  // The outbox is usable afterwards.
+  EXPECT_TRUE(ob.Enqueue(MakeRecords(6, 1), FileInfo{"h2", "c.csv", 1, 0}).ok());
 }
 
 TEST_F(OutboxTest, AFailureMidwayLeavesNothing) {
@@ -322,6 +324,50 @@ TEST_F(OutboxTest, ASingleRecordBatchCannotSplitButCanBeDeadLettered) {
   EXPECT_EQ(s.queued, 1);
   EXPECT_EQ(s.batches, 1);
   EXPECT_EQ(ob.SplitBatch("nope").status().code(), Code::kNotFound);
+}
+
+TEST_F(OutboxTest, RecordsQueuedAfterTheQueueEmptiedAreFound) {
+  Outbox& ob = Open();
+  ASSERT_TRUE(ob.Enqueue(MakeRecords(1, 10)).ok());
+  auto b = ob.NextDueBatch(Now(), {});
+  ASSERT_TRUE(b.ok() && b->batch);
+  ASSERT_TRUE(ob.AckAll(b->batch->batch_id).ok());
+  // The table is empty, so SQLite hands out low seqs again: they must not hide below the pending floor.
+  auto records = MakeRecords(1, 3, "second.csv");
+  ASSERT_TRUE(ob.Enqueue(records).ok());
+  auto next = ob.NextDueBatch(Now(), {});
+  ASSERT_TRUE(next.ok() && next->batch);
+  EXPECT_EQ(Ids(next->batch->records), Ids(records));
+}
+
+TEST_F(OutboxTest, RecordsQueuedByAnotherConnectionAreFound) {
+  Outbox& agent = Open();
+  ASSERT_TRUE(agent.Enqueue(MakeRecords(1, 4)).ok());
+  auto b = agent.NextDueBatch(Now(), {});
+  ASSERT_TRUE(b.ok() && b->batch);
+  ASSERT_TRUE(agent.AckAll(b->batch->batch_id).ok());
+  auto cli = OpenOutbox(Options());  // e.g. `opescare-bridge enqueue` while the agent runs
+  ASSERT_TRUE(cli.ok());
+  auto records = MakeRecords(1, 2, "cli.json");
+  ASSERT_TRUE((*cli)->Enqueue(records).ok());
+  auto next = agent.NextDueBatch(Now(), {});
+  ASSERT_TRUE(next.ok() && next->batch);
+  EXPECT_EQ(Ids(next->batch->records), Ids(records));
+}
+
+TEST_F(OutboxTest, ReturnedRecordsGoBeforeNewerPendingOnes) {
+  Outbox& ob = Open();
+  auto records = MakeRecords(1, 9);
+  ASSERT_TRUE(ob.Enqueue(records).ok());
+  auto a = ob.NextDueBatch(Now(), {3, 1 << 20});
+  auto b = ob.NextDueBatch(Now(), {3, 1 << 20});
+  ASSERT_TRUE(a.ok() && a->batch && b.ok() && b->batch);
+  auto acked = ob.AckPartial(a->batch->batch_id, {records[0].id}, {});
+  ASSERT_TRUE(acked.ok());
+  EXPECT_EQ(acked->returned, 2);
+  auto c = ob.NextDueBatch(Now(), {3, 1 << 20});
+  ASSERT_TRUE(c.ok() && c->batch);
+  EXPECT_EQ(Ids(c->batch->records), (std::vector<std::string>{records[1].id, records[2].id, records[6].id}));
 }
 
 // --- Dead letters -----------------------------------------------------------------------------------

@@ -1,0 +1,231 @@
+// Outbox benchmark: enqueue rate through the Outbox API against a bare prepared-statement insert loop into the
+// same schema, and drain rate (form + ack of 500-record batches). Prints its figures; not a timed test.
+//
+// Usage: outbox_bench [--rows N] [--file-rows N] [--drain N] [--dir DIR]
+//   defaults: 1,000,000 rows as one file (one transaction), drain of 200,000, in $TMPDIR
+#include <sqlite3.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <string>
+
+#include "agent/outbox/outbox.h"
+
+namespace {
+
+using opescare::outbox::BatchLimits;
+using opescare::outbox::FileInfo;
+using opescare::outbox::OpenOutbox;
+using opescare::outbox::Outbox;
+using opescare::outbox::OutboxOptions;
+using opescare::outbox::Record;
+using Clock = std::chrono::steady_clock;
+
+uint64_t Mix(uint64_t x) {  // splitmix64: ids as scattered as the SHA-256-derived real ones
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// Fills r with row i of a patients file: ~150 bytes of data, a 34-character id. Reuses r's buffers.
+void MakeRow(int64_t i, const std::string& file, Record& r) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "r_%016llx%016llx", static_cast<unsigned long long>(Mix(static_cast<uint64_t>(i))),
+                static_cast<unsigned long long>(Mix(static_cast<uint64_t>(i) ^ 0x5555)));
+  r.id.assign(buf);
+  r.type.assign("patient");
+  int n = std::snprintf(buf, sizeof buf,
+                        R"({"first_name":"Marie","last_name":"Fouda-%06lld","dob":"1990-07-22","sex":"female",)"
+                        R"("phone":"+237600%06lld","city":"Douala","district":"Akwa"})",
+                        static_cast<long long>(i % 1000000), static_cast<long long>(i % 1000000));
+  r.data_json.assign(buf, static_cast<size_t>(n));
+  r.source_file = file;
+  r.source_row = i + 2;
+}
+
+double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
+
+// CPU seconds of this process: on a machine shared with other work, wall time says little on its own.
+double CpuSeconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+struct Timing {
+  double wall = 0;  // seconds
+  double cpu = 0;   // seconds of CPU (user + system) of this process
+};
+
+class Stopwatch {
+ public:
+  Timing Elapsed() const { return {Seconds(wall_), CpuSeconds() - cpu_}; }
+
+ private:
+  Clock::time_point wall_ = Clock::now();
+  double cpu_ = CpuSeconds();
+};
+
+[[noreturn]] void Die(const std::string& what) {
+  std::fprintf(stderr, "outbox_bench: %s\n", what.c_str());
+  std::exit(1);
+}
+
+std::unique_ptr<Outbox> MustOpen(const std::string& path) {
+  OutboxOptions o;
+  o.path = path;
+  auto ob = OpenOutbox(o);
+  if (!ob.ok()) Die(ob.status().ToString());
+  return std::move(*ob);
+}
+
+// Enqueues rows through the API in files of rows_per_file rows, each one streaming transaction.
+Timing EnqueueViaApi(const std::string& path, int64_t rows, int64_t rows_per_file) {
+  auto ob = MustOpen(path);
+  Record r;
+  Stopwatch watch;
+  for (int64_t done = 0, file = 0; done < rows; ++file) {
+    std::string name = "patients_" + std::to_string(file) + ".csv";
+    auto txn = ob->BeginEnqueue();
+    if (!txn.ok()) Die(txn.status().ToString());
+    int64_t n = std::min<int64_t>(rows_per_file, rows - done);
+    for (int64_t i = 0; i < n; ++i) {
+      MakeRow(done + i, name, r);
+      if (auto st = (*txn)->Add(r); !st.ok()) Die(st.ToString());
+    }
+    auto counts = (*txn)->Commit(FileInfo{"sha-" + name, name, n, 0});
+    if (!counts.ok()) Die(counts.status().ToString());
+    if (counts->inserted != n) Die("inserted " + std::to_string(counts->inserted) + " of " + std::to_string(n));
+    done += n;
+  }
+  return watch.Elapsed();
+}
+
+void MustExec(sqlite3* db, const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) Die(std::string(sql) + ": " + (err ? err : "?"));
+}
+
+// The reference: the same rows into the same schema and pragmas with one prepared INSERT, per file transaction.
+Timing EnqueueBare(const std::string& path, int64_t rows, int64_t rows_per_file) {
+  MustOpen(path).reset();  // creates the schema exactly as the outbox does
+  sqlite3* db = nullptr;
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) Die("open " + path);
+  MustExec(db, "PRAGMA synchronous=FULL");
+  MustExec(db, "PRAGMA cache_size=-16384");
+  MustExec(db, "PRAGMA temp_store=MEMORY");
+  sqlite3_stmt* insert = nullptr;
+  if (sqlite3_prepare_v2(db,
+                         "INSERT INTO records(id, type, data, source_file, source_row, created_at, size) "
+                         "VALUES(?, ?, ?, ?, ?, ?, ?)",
+                         -1, &insert, nullptr) != SQLITE_OK)
+    Die(sqlite3_errmsg(db));
+  Record r;
+  Stopwatch watch;
+  for (int64_t done = 0, file = 0; done < rows; ++file) {
+    std::string name = "patients_" + std::to_string(file) + ".csv";
+    MustExec(db, "BEGIN IMMEDIATE");
+    int64_t n = std::min<int64_t>(rows_per_file, rows - done);
+    for (int64_t i = 0; i < n; ++i) {
+      MakeRow(done + i, name, r);
+      sqlite3_bind_text(insert, 1, r.id.data(), static_cast<int>(r.id.size()), SQLITE_STATIC);
+      sqlite3_bind_text(insert, 2, r.type.data(), static_cast<int>(r.type.size()), SQLITE_STATIC);
+      sqlite3_bind_text(insert, 3, r.data_json.data(), static_cast<int>(r.data_json.size()), SQLITE_STATIC);
+      sqlite3_bind_text(insert, 4, r.source_file.data(), static_cast<int>(r.source_file.size()), SQLITE_STATIC);
+      sqlite3_bind_int64(insert, 5, r.source_row);
+      sqlite3_bind_int64(insert, 6, 0);
+      sqlite3_bind_int64(insert, 7, static_cast<int64_t>(r.data_json.size()));
+      if (sqlite3_step(insert) != SQLITE_DONE) Die(sqlite3_errmsg(db));
+      sqlite3_reset(insert);
+    }
+    MustExec(db, "COMMIT");
+    done += n;
+  }
+  Timing t = watch.Elapsed();
+  sqlite3_finalize(insert);
+  sqlite3_close(db);
+  return t;
+}
+
+struct DrainFigures {
+  Timing time;
+  int64_t records = 0;
+  int64_t batches = 0;
+};
+
+DrainFigures Drain(const std::string& path, int64_t rows) {
+  EnqueueViaApi(path, rows, rows);
+  auto ob = MustOpen(path);
+  DrainFigures f;
+  BatchLimits limits{500, 1 << 20};
+  Stopwatch watch;
+  for (;;) {
+    auto next = ob->NextDueBatch(std::chrono::system_clock::now(), limits);
+    if (!next.ok()) Die(next.status().ToString());
+    if (!next->batch) break;
+    auto acked = ob->AckAll(next->batch->batch_id);
+    if (!acked.ok()) Die(acked.status().ToString());
+    f.records += acked->accepted;
+    ++f.batches;
+  }
+  f.time = watch.Elapsed();
+  if (f.records != rows) Die("drained " + std::to_string(f.records) + " of " + std::to_string(rows));
+  return f;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int64_t rows = 1'000'000, drain_rows = 200'000, rows_per_file = 0;
+  std::string dir = std::filesystem::temp_directory_path();
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--rows"))
+      rows = std::atoll(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--file-rows"))
+      rows_per_file = std::atoll(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--drain"))
+      drain_rows = std::atoll(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--dir"))
+      dir = argv[i + 1];
+    else
+      Die(std::string("unknown option ") + argv[i]);
+  }
+  if (rows_per_file <= 0) rows_per_file = rows;
+  std::string work = dir + "/outbox_bench." + std::to_string(::getpid());
+  std::filesystem::create_directories(work);
+
+  Record sample;
+  MakeRow(0, "patients_0.csv", sample);
+  std::printf(
+      "outbox_bench: %lld rows of %zu bytes of data, files of %lld rows (one transaction each), "
+      "SQLite %s, in %s\n",
+      static_cast<long long>(rows), sample.data_json.size(), static_cast<long long>(rows_per_file),
+      sqlite3_libversion(), work.c_str());
+
+  Timing bare = EnqueueBare(work + "/bare.db", rows, rows_per_file);
+  Timing api = EnqueueViaApi(work + "/api.db", rows, rows_per_file);
+  auto rate = [](double n, double s) { return s > 0 ? n / s : 0.0; };
+  std::printf("enqueue  bare prepared INSERT loop : %9.0f rows/s  (%.2f s; %.0f rows per CPU-second)\n",
+              rate(rows, bare.wall), bare.wall, rate(rows, bare.cpu));
+  std::printf("enqueue  Outbox API (streaming)    : %9.0f rows/s  (%.2f s; %.0f rows per CPU-second)\n",
+              rate(rows, api.wall), api.wall, rate(rows, api.cpu));
+  std::printf("         API / bare                : %9.0f %% by wall time, %.0f %% by CPU time\n",
+              100.0 * bare.wall / api.wall, 100.0 * bare.cpu / api.cpu);
+
+  DrainFigures d = Drain(work + "/drain.db", drain_rows);
+  std::printf(
+      "drain    NextDueBatch+AckAll x500  : %9.0f records/s  (%lld batches in %.2f s, %.2f ms/batch; "
+      "%.0f records per CPU-second)\n",
+      rate(d.records, d.time.wall), static_cast<long long>(d.batches), d.time.wall,
+      1000.0 * d.time.wall / static_cast<double>(d.batches), rate(d.records, d.time.cpu));
+
+  std::filesystem::remove_all(work);
+  return 0;
+}

@@ -31,7 +31,7 @@ std::optional<config::Config> LoadConfigOrReport(const GlobalOptions& global) {
   if (!global.log_level.empty()) options.overrides["log_level"] = global.log_level;
   config::LoadResult result = config::LoadConfigFile(ResolveConfigPath(global), options);
   for (const auto& p : result.problems) {
-    std::cerr << p.ToString() << "\n";
+    std::cerr << (p.severity == config::Problem::Severity::kWarning ? "warning: " : "") << p.ToString() << "\n";
   }
   if (!result.ok()) return std::nullopt;
   return std::move(result.config);

@@ -12,8 +12,6 @@ int NotYet(const char* command, const char* issue) {
 }
 }  // namespace
 
-int CmdRun(const GlobalOptions&) { return NotYet("run", "lands with the heartbeat issue"); }
-int CmdHeartbeat(const GlobalOptions&) { return NotYet("heartbeat", "lands with the heartbeat issue"); }
 int CmdStatus(const GlobalOptions&, bool) { return NotYet("status", "lands with the outbox issue"); }
 int CmdEnqueue(const GlobalOptions&, const std::vector<std::string>&) {
   return NotYet("enqueue", "lands with the outbox issue");

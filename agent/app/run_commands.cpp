@@ -1,0 +1,93 @@
+// `run` and `heartbeat`: the daemon, and one heartbeat by hand with a full report.
+#include <iostream>
+
+#include "agent/app/agent.h"
+#include "agent/app/commands.h"
+#include "agent/app/exit_codes.h"
+#include "agent/app/wiring.h"
+#include "agent/bridge/clock_offset.h"
+#include "agent/bridge/headers.h"
+#include "agent/bridge/heartbeat.h"
+#include "agent/config/logging.h"
+
+namespace opescare::app {
+
+std::shared_ptr<spdlog::logger> MakeAgentLogger(const config::Config& cfg) {
+  return logging::MakeLogger(cfg.log, config::Secrets(cfg));
+}
+
+int CmdRun(const GlobalOptions& global) {
+  auto cfg = LoadConfigOrReport(global);
+  if (!cfg) return kExitUsage;
+  auto logger = MakeAgentLogger(*cfg);
+  return RunAgent(global, std::move(*cfg), logger);
+}
+
+namespace {
+
+void PrintSent(const http::Request& request, const std::string& url) {
+  std::cout << "sent:     POST " << url << request.target << "\n";
+  for (const auto& [name, value] : bridge::RedactHeaders(request.headers)) {
+    std::cout << "          " << name << ": " << value << "\n";
+  }
+  std::cout << "          " << request.body << "\n";
+}
+
+}  // namespace
+
+int CmdHeartbeat(const GlobalOptions& global) {
+  auto cfg = LoadConfigOrReport(global);
+  if (!cfg) return kExitUsage;
+  auto logger = MakeAgentLogger(*cfg);
+  http::ClientOptions options = ClientOptionsFromConfig(*cfg);
+
+  bridge::ClockOffsetTracker offset;
+  bridge::HeartbeatResult result;
+  // A refused timestamp with a clock far off is retried once with the offset the first answer revealed,
+  // as the daemon would on its next beat.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    bridge::HeartbeatInputs inputs;
+    inputs.agent_id = cfg->agent_id;
+    inputs.facility_id = cfg->facility_id;
+    inputs.version = OB_VERSION;
+    http::Request request;
+    request.target = cfg->heartbeat_path;
+    request.headers = bridge::BuildHeaders(
+        CredentialsFromConfig(*cfg),
+        bridge::BridgeTimestamp(std::chrono::system_clock::now(), offset.offset_seconds()), bridge::UserAgent());
+    request.body = bridge::BuildHeartbeatBody(inputs);
+    PrintSent(request, cfg->server_url);
+
+    auto outcome = http::SendBlocking(options, request, logger);
+    if (!outcome.ok()) {
+      std::cerr << "heartbeat: " << outcome.status().message() << "\n";
+      return kExitUsage;
+    }
+    offset.AddResponse(*outcome);
+    result = bridge::ClassifyHeartbeat(*outcome, offset.offset_seconds());
+    std::cout << "outcome:  " << bridge::ConnectionStateName(result.state);
+    if (result.http_status) std::cout << " (HTTP " << result.http_status << ")";
+    std::cout << "\n";
+    if (result.error) {
+      std::cout << "server:   " << result.error->error << ": " << result.error->message << "\n";
+    }
+    if (!result.message.empty()) std::cout << "detail:   " << result.message << "\n";
+    if (!result.fix.empty()) std::cout << "fix:      " << result.fix << "\n";
+    if (outcome->peer_certificate) {
+      std::cout << "tls:      " << outcome->tls_version << ", certificate " << outcome->peer_certificate->subject
+                << "\n";
+    }
+    if (offset.has_sample()) {
+      std::cout << "clock:    server - local = " << offset.offset_seconds() << " s";
+      if (bridge::ClockSkewWorthWarning(offset.offset_seconds())) std::cout << " (set this computer's clock: enable NTP)";
+      std::cout << "\n";
+    }
+    bool retry = attempt == 0 && result.state == bridge::ConnectionState::kUnauthorized &&
+                 bridge::ClockLikelyCausesAuthFailure(offset.offset_seconds());
+    if (!retry) break;
+    std::cout << "retrying once with the measured clock offset...\n";
+  }
+  return result.state == bridge::ConnectionState::kConnected ? kExitOk : kExitUnreachable;
+}
+
+}  // namespace opescare::app

@@ -1,0 +1,106 @@
+// Configuration to component options, and the outbox as the connector's sink.
+#include "agent/app/wiring.h"
+
+#include "agent/bridge/sync_body.h"
+
+namespace opescare::app {
+namespace {
+std::chrono::milliseconds Ms(double seconds) {
+  return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000.0));
+}
+}  // namespace
+
+http::ClientOptions ClientOptionsFromConfig(const config::Config& cfg) {
+  http::ClientOptions o;
+  o.base_url = cfg.server_url;
+  o.connect_timeout = Ms(cfg.http.connect_timeout_seconds);
+  o.request_timeout = Ms(cfg.http.request_timeout_seconds);
+  o.ca_file = cfg.http.ca_file;
+  o.client_cert = cfg.http.client_cert;
+  o.client_key = cfg.http.client_key;
+  o.proxy = cfg.http.proxy;
+  o.no_proxy = cfg.http.no_proxy;
+  o.allow_insecure_http = cfg.allow_insecure_http;
+  o.max_response_bytes = cfg.http.max_response_bytes;
+  o.user_agent = bridge::UserAgent();
+  return o;
+}
+
+delivery::DeliveryOptions DeliveryOptionsFromConfig(const config::Config& cfg) {
+  delivery::DeliveryOptions o;
+  o.target = cfg.sync_path;
+  o.limits.max_records = cfg.batch.max_records;
+  o.limits.max_bytes = cfg.batch.max_bytes;
+  o.backoff.base = Ms(cfg.retry.initial_backoff_seconds);
+  o.backoff.cap = Ms(cfg.retry.max_backoff_seconds);
+  o.sync_interval = std::chrono::seconds(cfg.sync_interval_seconds);
+  o.compression = cfg.http.compression;
+  return o;
+}
+
+HeartbeatOptions HeartbeatOptionsFromConfig(const config::Config& cfg) {
+  HeartbeatOptions o;
+  o.target = cfg.heartbeat_path;
+  o.interval = std::chrono::seconds(cfg.heartbeat_interval_seconds);
+  o.agent_id = cfg.agent_id;
+  o.facility_id = cfg.facility_id;
+  o.include_status = cfg.heartbeat.include_status;
+  return o;
+}
+
+outbox::OutboxOptions OutboxOptionsFromConfig(const config::Config& cfg) {
+  outbox::OutboxOptions o;
+  o.path = cfg.outbox.path;
+  return o;
+}
+
+bridge::Credentials CredentialsFromConfig(const config::Config& cfg) { return {cfg.agent_id, cfg.agent_key}; }
+
+std::string SyncBodyFor(const std::string& agent_id, const std::string& facility_id, const outbox::Batch& batch) {
+  bridge::SyncEnvelope envelope{agent_id, facility_id, batch.batch_id, std::chrono::system_clock::now()};
+  bridge::SyncBodyWriter writer(envelope, batch.bytes + 256 * batch.records.size() + 256);
+  for (const auto& r : batch.records) {
+    // A record the writer refuses (its stored data is not an object) still goes: the server's 400 and the
+    // split that follows isolate it into dead letters instead of blocking the queue forever.
+    (void)writer.Add({r.id, r.type, r.source_file, r.source_row, r.data_json});
+  }
+  return std::move(writer).Finish();
+}
+
+Result<bool> OutboxRecordSink::IsFull() { return outbox_->IsFull(max_size_mb_); }
+
+Result<bool> OutboxRecordSink::HasFile(const std::string& sha256) { return outbox_->HasFile(sha256); }
+
+Status OutboxRecordSink::BeginFile(const csv_folder::FileInfo& file) {
+  txn_.reset();
+  auto txn = outbox_->BeginEnqueue();
+  if (!txn.ok()) return txn.status();
+  txn_ = std::move(*txn);
+  file_ = file;
+  return Status::Ok();
+}
+
+Status OutboxRecordSink::Add(const csv_folder::Record& record) {
+  if (!txn_) return FailedPrecondition("record added outside a file's transaction");
+  scratch_.id = record.id;
+  scratch_.type = record.type;
+  scratch_.data_json = record.data_json;
+  scratch_.source_file = record.source_file;
+  scratch_.source_row = record.source_row;
+  return txn_->Add(scratch_);
+}
+
+Status OutboxRecordSink::CommitFile(const csv_folder::FileTotals& totals) {
+  if (!txn_) return FailedPrecondition("commit outside a file's transaction");
+  outbox::FileInfo info{file_.sha256, file_.name, static_cast<int64_t>(totals.rows_ok),
+                        static_cast<int64_t>(totals.rows_failed)};
+  auto counts = txn_->Commit(info);
+  txn_.reset();
+  if (!counts.ok()) return counts.status();
+  last_inserted_ = counts->inserted;
+  return Status::Ok();
+}
+
+void OutboxRecordSink::AbortFile() { txn_.reset(); }
+
+}  // namespace opescare::app

@@ -200,7 +200,7 @@ class Outbox {
   // failures that are not the batch's fault (413 handling, shutdown).
   virtual Status RescheduleBatch(const std::string& batch_id, TimePoint next_attempt_at, const std::string& error,
                                  bool count_attempt) = 0;
-  // Replaces the batch by two new batches (new UUIDs, due now) holding its halves in queue order.
+  // Replaces the batch by two new batches (new UUIDs, due when it was) holding its halves in queue order.
   // A single-record batch cannot split: kFailedPrecondition (dead-letter it instead if it is refused).
   virtual Result<SplitResult> SplitBatch(const std::string& batch_id) = 0;
   // Moves the record of a single-record batch the server still refuses to dead letters; a batch of more

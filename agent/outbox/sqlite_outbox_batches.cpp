@@ -301,8 +301,9 @@ Result<SplitResult> SqliteOutbox::SplitBatch(const std::string& batch_id) {
   Transaction txn(*db_);
   if (Status st = txn.Begin("splitting a batch"); !st.ok()) return st;
   std::string last_error;
+  int64_t due_at = 0;
   {
-    auto stmt = db_->Cached("SELECT last_error FROM batches WHERE batch_id=?");
+    auto stmt = db_->Cached("SELECT last_error, next_attempt_at FROM batches WHERE batch_id=?");
     if (!stmt.ok()) return stmt.status();
     StatementUse use(*stmt);
     use.Bind(1, batch_id);
@@ -310,6 +311,9 @@ Result<SplitResult> SqliteOutbox::SplitBatch(const std::string& batch_id) {
     if (rc == SQLITE_DONE) return BatchNotFound(batch_id);
     if (rc != SQLITE_ROW) return db_->Error(rc, "splitting a batch");
     last_error = use.Text(0);
+    // The halves inherit the due time of the batch (due when it was handed out, on the caller's clock):
+    // due at once, and in the batch's place among other due batches.
+    due_at = use.Int(1);
   }
   std::vector<std::pair<int64_t, int64_t>> members;  // (seq, size) in queue order
   {
@@ -338,7 +342,7 @@ Result<SplitResult> SqliteOutbox::SplitBatch(const std::string& batch_id) {
     StatementUse use(*insert);
     use.Bind(1, part == 0 ? out.first_batch_id : out.second_batch_id);
     use.Bind(2, now);
-    use.Bind(3, now);
+    use.Bind(3, due_at);
     use.Bind(4, last_error);
     use.Bind(5, static_cast<int64_t>(to - from));
     use.Bind(6, bytes);

@@ -387,7 +387,10 @@ class Simulator:
         try:
             conn.request("POST", path, body=bytes(raw), headers=hdrs)
             resp = conn.getresponse()
-            return Response(resp.status, resp.getheaders(), resp.read())
+            try:
+                return Response(resp.status, resp.getheaders(), resp.read())
+            finally:
+                resp.close()
         finally:
             conn.close()
 

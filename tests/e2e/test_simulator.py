@@ -493,7 +493,7 @@ class FaultTest(SharedSimulator):
 
     def test_garbage(self):
         self.sim.set_faults(garbage=1)
-        with self.assertRaises((http.client.HTTPException, ConnectionError)):
+        with self.assertRaises(http.client.HTTPException):  # bytes that are no HTTP status line
             self.hb()
         self.assertEqual(self.hb().status, 200)
         self.assertEqual(self.sim.requests()[0]["outcome"], "garbage")
@@ -519,6 +519,17 @@ class FaultTest(SharedSimulator):
         stats = self.sim.stats()
         self.assertEqual((stats["records_duplicate"], stats["batches_duplicate"]), (0, 1))
         self.assertEqual([q["outcome"] for q in self.sim.requests()], ["dropped", "answered"])
+
+    def test_reset_mid_response(self):
+        self.sim.set_faults(reset_mid_response=1, path="sync")
+        batch = str(uuid.uuid4())
+        records = [patient("t%03d" % i) for i in range(100)]
+        with self.assertRaises((http.client.IncompleteRead, ConnectionError)):
+            self.sync(records, batch_id=batch)
+        self.assertEqual(self.sim.stats()["records_unique"], 100)  # processed before the cut
+        [req] = self.sim.requests()
+        self.assertEqual((req["status"], req["outcome"]), (200, "truncated"))
+        self.assertEqual(self.sync(records, batch_id=batch).status, 409)
 
     def test_oversized_response(self):
         size = 5 * 1024 * 1024

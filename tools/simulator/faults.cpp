@@ -140,9 +140,10 @@ Status ApplyFaultPatch(const json::object& patch, const FaultPaths& paths, std::
           else s = InvalidArgument("fault \"message\" must be a string");
         }
       }
-    } else if (key == "garbage" || key == "hang" || key == "reset_after_processing") {
+    } else if (key == "garbage" || key == "hang" || key == "reset_after_processing" || key == "reset_mid_response") {
       s = GetInt(v, key, -1, kMaxCount, &n);
-      CountedFault* cf = key == "garbage" ? &f.garbage : key == "hang" ? &f.hang : &f.reset;
+      CountedFault* cf = key == "garbage" ? &f.garbage : key == "hang" ? &f.hang
+                       : key == "reset_mid_response" ? &f.truncate : &f.reset;
       if (s.ok()) set_counted(cf, n);
       if (key == "reset_after_processing") f.reset.path = paths.sync;
     } else if (key == "oversized_body_bytes") {
@@ -224,6 +225,7 @@ json::object FaultsToJson(const Faults& f, std::chrono::steady_clock::time_point
   out["garbage"] = CountedToJson(f.garbage);
   out["hang"] = CountedToJson(f.hang);
   out["reset_after_processing"] = CountedToJson(f.reset);
+  out["reset_mid_response"] = CountedToJson(f.truncate);
   json::value oversized = CountedToJson(f.oversized);
   if (oversized.is_object()) oversized.get_object()["bytes"] = f.oversized_bytes;
   out["oversized"] = std::move(oversized);

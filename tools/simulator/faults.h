@@ -39,6 +39,7 @@ struct Faults {
   CountedFault garbage;             // answer bytes that are not HTTP, then close
   CountedFault hang;                // read the request, never answer (the connection stays open)
   CountedFault reset;               // sync only: process the batch fully, then drop the TCP connection (RST)
+  CountedFault truncate;            // process as usual, send half the response, then reset the connection
   CountedFault oversized;           // answer 200 with an oversized_bytes body, without processing
   uint64_t oversized_bytes = 0;
   CountedFault delay;               // wait delay_ms before answering

@@ -62,7 +62,8 @@ Admin API under /_sim/ (no auth; on every listener, and alone on --admin-port, w
                                    status (0 = not answered), error, headers{lower-case name: value} with
                                    x-bridge-agent-key "REDACTED", timestamp_skew_seconds, body, body_bytes
   GET  /_sim/requests              last --keep-requests bridge requests: received_unix, sim_unix, method, path,
-                                   status, outcome (answered|dropped|garbage|hang|unreadable), error, tls, gzip,
+                                   status, outcome (answered|dropped|garbage|hang|truncated|unreadable), error,
+                                   tls, gzip,
                                    body_bytes, agent_id, idempotency_key[, records, accepted, rejected, duplicates]
   GET  /_sim/faults                the active faults
   POST /_sim/faults                merge a JSON fault patch (below); 400 invalid_fault on a bad one
@@ -80,6 +81,7 @@ Fault patch keys (POST /_sim/faults or --faults-file; unknown keys are refused):
   "hang": K                     read the request, never answer (connection left open)
   "reset_after_processing": K   sync only: process the next K batches fully (counted, key remembered),
                                 then drop the TCP connection (RST) without answering
+  "reset_mid_response": K       process as usual, send the headers and half the body, then reset (RST)
   "oversized_body_bytes": N, "oversized_count": K (default 1)   answer 200 with an N-byte body, unprocessed
   "delay_ms": D, "delay_count": K (default -1 = until cleared)  wait D ms before answering
   "max_body_bytes": N           413 payload_too_large when the request body, AFTER gzip decompression, is
@@ -94,7 +96,7 @@ Fault patch keys (POST /_sim/faults or --faults-file; unknown keys are refused):
   "clear": true                 clear everything before applying the rest
 Order of checks: outage, path, method, delay, hang, garbage, status, oversized, key, timestamp,
 Content-Type, Content-Encoding/reject_gzip, Idempotency-Key/duplicate, gzip, max_body_bytes, JSON, shape,
-reject_ids, reset_after_processing.
+reject_ids, reset_after_processing, reset_mid_response.
 )";
 
 struct Flags {

@@ -18,6 +18,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/status.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
@@ -159,7 +160,25 @@ class HttpSession : public SessionBase {
       case ReplyAction::kDrop: return Reset();
       case ReplyAction::kGarbage: return WriteGarbage();
       case ReplyAction::kHang: return Hang();
+      case ReplyAction::kTruncate: return WriteTruncated(std::move(reply));
     }
+  }
+
+  // A response that promises its whole body but stops halfway, then a reset: "connection reset mid-response".
+  void WriteTruncated(SimReply reply) {
+    raw_ = "HTTP/1.1 " + std::to_string(reply.status) + " " +
+           std::string(http::obsolete_reason(static_cast<http::status>(reply.status))) + "\r\nServer: opescare-simulator\r\nDate: " +
+           FormatHttpDate(server_.core().SimNow()) + "\r\nContent-Type: application/json\r\nContent-Length: " +
+           std::to_string(reply.body.size()) + "\r\n\r\n";
+    raw_.append(reply.body, 0, reply.body.size() / 2);
+    lowest().expires_after(server_.options().write_timeout);
+    asio::async_write(derived().stream(), asio::buffer(raw_), [self = self()](beast::error_code ec, size_t) {
+      if (ec) return self->Reset();
+      // Let the partial response reach the client before the reset, so it sees both.
+      if (!self->timer_) self->timer_.emplace(self->derived().stream().get_executor());
+      self->timer_->expires_after(std::chrono::milliseconds(100));
+      self->timer_->async_wait([self](beast::error_code) { self->Reset(); });
+    });
   }
 
   void Respond(SimReply reply, bool keep_alive) {
@@ -187,12 +206,16 @@ class HttpSession : public SessionBase {
     DoRead();
   }
 
-  // Bytes no HTTP parser accepts, then an abrupt close.
+  // Bytes no HTTP parser accepts, then the end of the stream.
   void WriteGarbage() {
     static constexpr char kGarbage[] = "\x16\x03\x01 NOT-HTTP \x00\xff\xfe garbage from opescare-simulator\r\n\r\n";
     lowest().expires_after(server_.options().write_timeout);
     asio::async_write(derived().stream(), asio::buffer(kGarbage, sizeof kGarbage - 1),
-                      [self = self()](beast::error_code, size_t) { self->Reset(); });
+                      [self = self()](beast::error_code ec, size_t) {
+                        beast::error_code ignored;
+                        if (ec) return self->Reset();
+                        self->lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
+                      });
   }
 
   // Never answers; reads (and discards) until the client gives up or the simulator stops.
@@ -223,6 +246,7 @@ class HttpSession : public SessionBase {
   std::optional<http::response<http::string_body>> response_;
   std::optional<asio::steady_timer> timer_;
   std::array<char, 512> hang_buffer_{};
+  std::string raw_;  // bytes written outside Beast's serializer (truncated responses)
 };
 
 class PlainSession final : public HttpSession<PlainSession> {

@@ -193,6 +193,10 @@ SimReply SimCore::Handle(SimRequest& req) {
   } else {
     bool delayed = faults_.delay.Take(path);
     reply = HandleBridge(req, path, log);
+    if (reply.action == ReplyAction::kRespond && faults_.truncate.Take(path)) {
+      reply.action = ReplyAction::kTruncate;
+      reply = Fault("reset_mid_response", std::move(reply));
+    }
     if (delayed) {
       reply.delay = std::chrono::milliseconds(faults_.delay_ms);
       ++counters_.faults_applied["delay"];
@@ -491,8 +495,11 @@ void SimCore::Finish(const SimReply& reply, RequestLogEntry& log) {
     log.status = reply.status;
     ++counters_.requests_by_status[reply.status];
   } else {
-    log.outcome = reply.action == ReplyAction::kDrop ? "dropped" : reply.action == ReplyAction::kGarbage ? "garbage"
-                                                                                                        : "hang";
+    log.status = reply.action == ReplyAction::kTruncate ? reply.status : 0;
+    log.outcome = reply.action == ReplyAction::kDrop      ? "dropped"
+                  : reply.action == ReplyAction::kGarbage ? "garbage"
+                  : reply.action == ReplyAction::kHang    ? "hang"
+                                                          : "truncated";
   }
   log.error = reply.error;
   if (log.records >= 0) {

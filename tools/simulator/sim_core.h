@@ -48,6 +48,7 @@ enum class ReplyAction {
   kDrop,     // close the TCP connection at once with a reset, answering nothing
   kGarbage,  // write bytes that are not HTTP, then close
   kHang,     // never answer; keep the connection open until the client gives up
+  kTruncate, // write the status line, headers and half the body, then reset the connection
 };
 
 struct SimReply {

@@ -666,6 +666,18 @@ class ProcessTest(unittest.TestCase):
                 self.assertIn("stopped", sim.log_text())
                 shutil.rmtree(tmp, ignore_errors=True)
 
+    def test_read_timeout_closes_idle_connections(self):
+        tmp = e2e_tmpdir("test-simulator-idle-")
+        with Simulator(tmp, agents={AGENT: KEY}, extra_args=["--read-timeout", "1"]) as sim:
+            idle = socket.create_connection(("127.0.0.1", sim.http_port), timeout=5)
+            idle.sendall(b"POST /api/v1/bridge/heartbeat HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+            started = time.monotonic()
+            self.assertEqual(idle.recv(100), b"")  # closed without an answer once the timeout fires
+            self.assertLess(time.monotonic() - started, 4)
+            idle.close()
+            self.assertEqual(sim.stats()["requests_total"], 0)
+        shutil.rmtree(tmp, ignore_errors=True)
+
     def test_given_certificate_files_and_restart_on_same_ports(self):
         openssl = shutil.which("openssl")
         if not openssl:

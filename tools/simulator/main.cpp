@@ -29,7 +29,8 @@ plain key except in requests, compares hashes in constant time and never logs or
 
 When ready it prints one JSON line on stdout (and writes it atomically to --ready-file):
   {"https_port":N,"http_port":N,"admin_port":N,"ca_file":"PATH"|null,"bind":"127.0.0.1","pid":N}
-A disabled listener's port is -1.
+A disabled listener's port is -1. SIGINT/SIGTERM stop it cleanly (exit 0). Logs go to stderr.
+A connection idle (or a request unfinished) for --read-timeout seconds is closed.
 
 Bridge API (HTTPS and HTTP listeners), checked like a strict OpesCare:
   POST /api/v1/bridge/heartbeat   {agent_id, facility_id, version[, status{}]} -> 200 {"status":"ok","server_time"}
@@ -63,8 +64,8 @@ Admin API under /_sim/ (no auth; on every listener, and alone on --admin-port, w
                                    x-bridge-agent-key "REDACTED", timestamp_skew_seconds, body, body_bytes
   GET  /_sim/requests              last --keep-requests bridge requests: received_unix, sim_unix, method, path,
                                    status, outcome (answered|dropped|garbage|hang|truncated|unreadable), error,
-                                   tls, gzip,
-                                   body_bytes, agent_id, idempotency_key[, records, accepted, rejected, duplicates]
+                                   tls, gzip, body_bytes, agent_id, idempotency_key
+                                   [, records, accepted, rejected, duplicates] (sync)
   GET  /_sim/faults                the active faults
   POST /_sim/faults                merge a JSON fault patch (below); 400 invalid_fault on a bad one
   DELETE /_sim/faults, POST /_sim/faults/clear    clear every fault (ends an outage)
@@ -77,7 +78,7 @@ Fault patch keys (POST /_sim/faults or --faults-file; unknown keys are refused):
   "path": "heartbeat"|"sync"|"any"|"/literal"   which endpoint the counted faults in this patch hit (default any)
   "status": N, "count": K, "retry_after": "3" or HTTP-date, "error": code, "message": text
         answer N with the JSON error body to the next K requests (K=-1: until cleared), unprocessed
-  "garbage": K                  answer non-HTTP bytes, then reset the connection
+  "garbage": K                  answer non-HTTP bytes, then close the connection
   "hang": K                     read the request, never answer (connection left open)
   "reset_after_processing": K   sync only: process the next K batches fully (counted, key remembered),
                                 then drop the TCP connection (RST) without answering

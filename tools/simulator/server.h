@@ -22,7 +22,9 @@ struct ServerOptions {
   std::string tls_min_version = "1.2";  // "1.0" .. "1.3"; below 1.2 only for tests of refusing agents
   std::string tls_max_version;          // "" : no maximum
   std::chrono::seconds handshake_timeout{10};
-  std::chrono::seconds read_timeout{60};   // a whole request, including the keep-alive wait for it
+  // A whole request, including the keep-alive wait for it: long, so that an agent beating every 60 s (+10 %)
+  // finds its connection open; slow-client protection matters little on loopback.
+  std::chrono::seconds read_timeout{120};
   std::chrono::seconds write_timeout{60};
   size_t max_header_bytes = 16 * 1024;
   size_t max_body_bytes = 64u << 20;

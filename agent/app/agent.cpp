@@ -25,6 +25,7 @@
 #include "agent/bridge/retry_after.h"
 #include "agent/config/logging.h"
 #include "agent/connectors/csv_folder/csv_folder_connector.h"
+#include "agent/connectors/csv_folder/outbox_sink.h"
 #include "agent/delivery/delivery_loop.h"
 #include "agent/http/client.h"
 #include "agent/outbox/outbox.h"
@@ -127,7 +128,7 @@ class Agent {
 
   // Disk-thread state.
   std::unique_ptr<outbox::Outbox> outbox_;
-  std::unique_ptr<OutboxRecordSink> sink_;
+  std::unique_ptr<csv_folder::OutboxRecordSink> sink_;
   std::unique_ptr<csv_folder::CsvFolderConnector> connector_;
   std::unique_ptr<asio::posix::stream_descriptor> watch_fd_;
   asio::steady_timer connector_timer_;
@@ -176,7 +177,7 @@ Status Agent::OpenOutboxOnDisk() {
     auto ob = outbox::OpenOutbox(OutboxOptionsFromConfig(cfg_));
     if (!ob.ok()) return opened.set_value(ob.status());
     outbox_ = std::move(*ob);
-    sink_ = std::make_unique<OutboxRecordSink>(outbox_.get(), cfg_.outbox.max_size_mb);
+    sink_ = std::make_unique<csv_folder::OutboxRecordSink>(outbox_.get(), cfg_.outbox.max_size_mb);
     opened.set_value(Status::Ok());
   });
   return opened.get_future().get();
@@ -229,7 +230,7 @@ void Agent::ConnectorTick() {
     if (connector_stopping_) break;
     csv_folder::FileOutcome out = connector_->ProcessFile(path);
     using Kind = csv_folder::FileOutcome::Kind;
-    int64_t inserted = out.kind == Kind::kQueued ? sink_->last_inserted() : 0;
+    int64_t inserted = out.kind == Kind::kQueued ? static_cast<int64_t>(out.rows_ok) - sink_->last_skipped() : 0;
     if (out.kind == Kind::kRetryLater) {
       log_->warn("connector: {}", out.Summary());
     } else if (out.kind == Kind::kRejected) {
@@ -554,7 +555,6 @@ void Agent::Reload() {
     config::ConnectorConfig cc = cfg_.connector;
     uint64_t max_mb = cfg_.outbox.max_size_mb;
     asio::post(disk_, [this, cc, max_mb] {
-      if (sink_) sink_->set_max_size_mb(max_mb);
       auto options = csv_folder::ConnectorOptionsFromConfig(cc);
       if (!options.ok()) {
         log_->error("reload: connector settings refused: {}", options.status().message());
@@ -565,6 +565,8 @@ void Agent::Reload() {
       if (watch_fd_) watch_fd_->close();
       watch_fd_.reset();
       if (connector_) connector_->Stop();
+      connector_.reset();
+      sink_ = std::make_unique<csv_folder::OutboxRecordSink>(outbox_.get(), max_mb);
       options->processing.after_commit = csv_folder::PauseHookFromEnv();
       connector_ = std::make_unique<csv_folder::CsvFolderConnector>(std::move(*options), sink_.get(), &clock_);
       Status s = connector_->Start();

@@ -67,40 +67,5 @@ std::string SyncBodyFor(const std::string& agent_id, const std::string& facility
   return std::move(writer).Finish();
 }
 
-Result<bool> OutboxRecordSink::IsFull() { return outbox_->IsFull(max_size_mb_); }
-
-Result<bool> OutboxRecordSink::HasFile(const std::string& sha256) { return outbox_->HasFile(sha256); }
-
-Status OutboxRecordSink::BeginFile(const csv_folder::FileInfo& file) {
-  txn_.reset();
-  auto txn = outbox_->BeginEnqueue();
-  if (!txn.ok()) return txn.status();
-  txn_ = std::move(*txn);
-  file_ = file;
-  return Status::Ok();
-}
-
-Status OutboxRecordSink::Add(const csv_folder::Record& record) {
-  if (!txn_) return FailedPrecondition("record added outside a file's transaction");
-  scratch_.id = record.id;
-  scratch_.type = record.type;
-  scratch_.data_json = record.data_json;
-  scratch_.source_file = record.source_file;
-  scratch_.source_row = record.source_row;
-  return txn_->Add(scratch_);
-}
-
-Status OutboxRecordSink::CommitFile(const csv_folder::FileTotals& totals) {
-  if (!txn_) return FailedPrecondition("commit outside a file's transaction");
-  outbox::FileInfo info{file_.sha256, file_.name, static_cast<int64_t>(totals.rows_ok),
-                        static_cast<int64_t>(totals.rows_failed)};
-  auto counts = txn_->Commit(info);
-  txn_.reset();
-  if (!counts.ok()) return counts.status();
-  last_inserted_ = counts->inserted;
-  return Status::Ok();
-}
-
-void OutboxRecordSink::AbortFile() { txn_.reset(); }
 
 }  // namespace opescare::app

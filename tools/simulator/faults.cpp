@@ -1,11 +1,10 @@
 // Parsing fault patches (all-or-nothing) and reporting the active faults.
 #include "tools/simulator/faults.h"
 
-#include <cmath>
-
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <cmath>
 
 namespace opescare::simulator {
 namespace json = boost::json;
@@ -53,29 +52,46 @@ Status ResolvePath(const json::value& v, const FaultPaths& paths, std::string* o
 
 json::value CountedToJson(const CountedFault& f) {
   if (!f.Active()) return nullptr;
-  return json::object{{"remaining", f.remaining}, {"path", f.path.empty() ? json::value(nullptr) : json::value(f.path)}};
+  return json::object{{"remaining", f.remaining},
+                      {"path", f.path.empty() ? json::value(nullptr) : json::value(f.path)}};
 }
 
 }  // namespace
 
 std::string DefaultErrorCode(int status) {
   switch (status) {
-    case 400: return "bad_request";
-    case 401: return "bridge_token_invalid";
-    case 403: return "forbidden";
-    case 404: return "not_found";
-    case 408: return "request_timeout";
-    case 409: return "conflict";
-    case 413: return "payload_too_large";
-    case 415: return "unsupported_media_type";
-    case 422: return "unprocessable_entity";
-    case 425: return "too_early";
-    case 429: return "rate_limited";
-    case 500: return "internal_error";
-    case 502: return "bad_gateway";
-    case 503: return "service_unavailable";
-    case 504: return "gateway_timeout";
-    default: return "simulated_error";
+    case 400:
+      return "bad_request";
+    case 401:
+      return "bridge_token_invalid";
+    case 403:
+      return "forbidden";
+    case 404:
+      return "not_found";
+    case 408:
+      return "request_timeout";
+    case 409:
+      return "conflict";
+    case 413:
+      return "payload_too_large";
+    case 415:
+      return "unsupported_media_type";
+    case 422:
+      return "unprocessable_entity";
+    case 425:
+      return "too_early";
+    case 429:
+      return "rate_limited";
+    case 500:
+      return "internal_error";
+    case 502:
+      return "bad_gateway";
+    case 503:
+      return "service_unavailable";
+    case 504:
+      return "gateway_timeout";
+    default:
+      return "simulated_error";
   }
 }
 
@@ -132,18 +148,24 @@ Status ApplyFaultPatch(const json::object& patch, const FaultPaths& paths, std::
           }
         }
         if (const json::value* e = patch.if_contains("error"); s.ok() && e) {
-          if (e->is_string()) f.status_error = std::string(e->get_string());
-          else s = InvalidArgument("fault \"error\" must be a string");
+          if (e->is_string())
+            f.status_error = std::string(e->get_string());
+          else
+            s = InvalidArgument("fault \"error\" must be a string");
         }
         if (const json::value* m = patch.if_contains("message"); s.ok() && m) {
-          if (m->is_string()) f.status_message = std::string(m->get_string());
-          else s = InvalidArgument("fault \"message\" must be a string");
+          if (m->is_string())
+            f.status_message = std::string(m->get_string());
+          else
+            s = InvalidArgument("fault \"message\" must be a string");
         }
       }
     } else if (key == "garbage" || key == "hang" || key == "reset_after_processing" || key == "reset_mid_response") {
       s = GetInt(v, key, -1, kMaxCount, &n);
-      CountedFault* cf = key == "garbage" ? &f.garbage : key == "hang" ? &f.hang
-                       : key == "reset_mid_response" ? &f.truncate : &f.reset;
+      CountedFault* cf = key == "garbage"              ? &f.garbage
+                         : key == "hang"               ? &f.hang
+                         : key == "reset_mid_response" ? &f.truncate
+                                                       : &f.reset;
       if (s.ok()) set_counted(cf, n);
       if (key == "reset_after_processing") f.reset.path = paths.sync;
     } else if (key == "oversized_body_bytes") {
@@ -186,19 +208,24 @@ Status ApplyFaultPatch(const json::object& patch, const FaultPaths& paths, std::
       s = GetInt(v, key, 0, 599, &n);
       if (s.ok()) f.reject_ids_batch_status = static_cast<int>(n);
     } else if (key == "reject_gzip") {
-      if (v.is_bool()) f.reject_gzip = v.get_bool();
-      else s = InvalidArgument("fault \"reject_gzip\" must be true or false");
+      if (v.is_bool())
+        f.reject_gzip = v.get_bool();
+      else
+        s = InvalidArgument("fault \"reject_gzip\" must be true or false");
     } else if (key == "outage_seconds") {
-      double secs = v.is_double() ? v.get_double() : v.is_int64() ? static_cast<double>(v.get_int64())
-                                                   : v.is_uint64() ? static_cast<double>(v.get_uint64()) : -1;
+      double secs = v.is_double()   ? v.get_double()
+                    : v.is_int64()  ? static_cast<double>(v.get_int64())
+                    : v.is_uint64() ? static_cast<double>(v.get_uint64())
+                                    : -1;
       if (secs < 0 || secs > 86400) {
         s = InvalidArgument("fault \"outage_seconds\" must be a number from 0 to 86400");
       } else {
-        f.outage_until = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                   std::chrono::duration<double>(secs));
+        f.outage_until =
+            now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(secs));
         f.outage_refuse = true;
         if (const json::value* mode = patch.if_contains("outage_mode"); mode) {
-          if (mode->is_string() && mode->get_string() == "close") f.outage_refuse = false;
+          if (mode->is_string() && mode->get_string() == "close")
+            f.outage_refuse = false;
           else if (!(mode->is_string() && mode->get_string() == "refuse"))
             s = InvalidArgument("fault \"outage_mode\" must be \"refuse\" or \"close\"");
         }

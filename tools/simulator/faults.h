@@ -1,14 +1,13 @@
 // Faults the tests inject into the simulator (POST /_sim/faults): their state and how a JSON patch sets them.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_set>
-
-#include <boost/json/object.hpp>
 
 #include "agent/util/status.h"
 
@@ -30,28 +29,28 @@ struct CountedFault {
 };
 
 struct Faults {
-  CountedFault status;              // answer status_code with the JSON error body, without processing
+  CountedFault status;  // answer status_code with the JSON error body, without processing
   int status_code = 0;
   std::optional<std::string> retry_after;  // sent verbatim as Retry-After
-  std::string status_error;         // error code in the body; a default per status when empty
+  std::string status_error;                // error code in the body; a default per status when empty
   std::string status_message;
 
-  CountedFault garbage;             // answer bytes that are not HTTP, then close
-  CountedFault hang;                // read the request, never answer (the connection stays open)
-  CountedFault reset;               // sync only: process the batch fully, then drop the TCP connection (RST)
-  CountedFault truncate;            // process as usual, send half the response, then reset the connection
-  CountedFault oversized;           // answer 200 with an oversized_bytes body, without processing
+  CountedFault garbage;    // answer bytes that are not HTTP, then close
+  CountedFault hang;       // read the request, never answer (the connection stays open)
+  CountedFault reset;      // sync only: process the batch fully, then drop the TCP connection (RST)
+  CountedFault truncate;   // process as usual, send half the response, then reset the connection
+  CountedFault oversized;  // answer 200 with an oversized_bytes body, without processing
   uint64_t oversized_bytes = 0;
-  CountedFault delay;               // wait delay_ms before answering
+  CountedFault delay;  // wait delay_ms before answering
   int64_t delay_ms = 0;
 
-  uint64_t max_body_bytes = 0;      // 0: off. 413 when the (decompressed) body is larger
+  uint64_t max_body_bytes = 0;                 // 0: off. 413 when the (decompressed) body is larger
   std::unordered_set<std::string> reject_ids;  // these record ids are refused
-  int reject_ids_batch_status = 0;  // 0: refuse per record in a 200; else the whole batch gets this status
-  bool reject_gzip = false;         // 415 to Content-Encoding: gzip
+  int reject_ids_batch_status = 0;             // 0: refuse per record in a 200; else the whole batch gets this status
+  bool reject_gzip = false;                    // 415 to Content-Encoding: gzip
 
   std::chrono::steady_clock::time_point outage_until{};  // bridge listeners down until then
-  bool outage_refuse = true;        // true: stop listening (ECONNREFUSED); false: accept and reset at once
+  bool outage_refuse = true;  // true: stop listening (ECONNREFUSED); false: accept and reset at once
 
   bool InOutage(std::chrono::steady_clock::time_point now) const { return now < outage_until; }
 };

@@ -4,14 +4,13 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <cstdio>
 #include <iostream>
 #include <string>
 #include <vector>
-
-#include <boost/json/object.hpp>
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 
 #include "agent/util/files.h"
 #include "tools/simulator/server.h"
@@ -236,12 +235,10 @@ int Main(int argc, char** argv) {
 
   BoundPorts ports = (*server)->ports();
   bool wrote_ca = f.server.https_port >= 0 && f.server.cert_file.empty() && !f.ca_out.empty();
-  json::object ready{{"https_port", ports.https},
-                     {"http_port", ports.http},
-                     {"admin_port", ports.admin},
-                     {"ca_file", wrote_ca ? json::value(f.ca_out) : json::value(nullptr)},
-                     {"bind", f.server.bind_address},
-                     {"pid", static_cast<int64_t>(getpid())}};
+  json::object ready{
+      {"https_port", ports.https},     {"http_port", ports.http},
+      {"admin_port", ports.admin},     {"ca_file", wrote_ca ? json::value(f.ca_out) : json::value(nullptr)},
+      {"bind", f.server.bind_address}, {"pid", static_cast<int64_t>(getpid())}};
   std::string line = json::serialize(ready);
   if (!f.ready_file.empty()) {
     if (Status s = WriteFileAtomic(f.ready_file, line + "\n", 0644); !s.ok()) {

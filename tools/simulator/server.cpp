@@ -5,10 +5,6 @@
 #include <spdlog/logger.h>
 
 #include <array>
-#include <csignal>
-#include <optional>
-#include <vector>
-
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -22,6 +18,9 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
+#include <csignal>
+#include <optional>
+#include <vector>
 
 #include "tools/simulator/wire_text.h"
 
@@ -118,13 +117,12 @@ class HttpSession : public SessionBase {
   void OnRead(beast::error_code ec) {
     if (ec == http::error::end_of_stream) return derived().DoClose();
     if (ec == http::error::body_limit) {
-      return Respond(server_.core().RejectUnreadable(413, "payload_too_large", "the request body is too large"),
-                     false);
+      return Respond(server_.core().RejectUnreadable(413, "payload_too_large", "the request body is too large"), false);
     }
     if (ec == http::error::header_limit) {
-      return Respond(server_.core().RejectUnreadable(431, "request_header_fields_too_large",
-                                                     "the request header is too large"),
-                     false);
+      return Respond(
+          server_.core().RejectUnreadable(431, "request_header_fields_too_large", "the request header is too large"),
+          false);
     }
     if (ec) {
       if (ec != asio::error::operation_aborted) server_.log().debug("read: {}", ec.message());
@@ -156,20 +154,25 @@ class HttpSession : public SessionBase {
 
   void Act(SimReply reply, bool keep_alive) {
     switch (reply.action) {
-      case ReplyAction::kRespond: return Respond(std::move(reply), keep_alive);
-      case ReplyAction::kDrop: return Reset();
-      case ReplyAction::kGarbage: return WriteGarbage();
-      case ReplyAction::kHang: return Hang();
-      case ReplyAction::kTruncate: return WriteTruncated(std::move(reply));
+      case ReplyAction::kRespond:
+        return Respond(std::move(reply), keep_alive);
+      case ReplyAction::kDrop:
+        return Reset();
+      case ReplyAction::kGarbage:
+        return WriteGarbage();
+      case ReplyAction::kHang:
+        return Hang();
+      case ReplyAction::kTruncate:
+        return WriteTruncated(std::move(reply));
     }
   }
 
   // A response that promises its whole body but stops halfway, then a reset: "connection reset mid-response".
   void WriteTruncated(SimReply reply) {
     raw_ = "HTTP/1.1 " + std::to_string(reply.status) + " " +
-           std::string(http::obsolete_reason(static_cast<http::status>(reply.status))) + "\r\nServer: opescare-simulator\r\nDate: " +
-           FormatHttpDate(server_.core().SimNow()) + "\r\nContent-Type: application/json\r\nContent-Length: " +
-           std::to_string(reply.body.size()) + "\r\n\r\n";
+           std::string(http::obsolete_reason(static_cast<http::status>(reply.status))) +
+           "\r\nServer: opescare-simulator\r\nDate: " + FormatHttpDate(server_.core().SimNow()) +
+           "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(reply.body.size()) + "\r\n\r\n";
     raw_.append(reply.body, 0, reply.body.size() / 2);
     lowest().expires_after(server_.options().write_timeout);
     asio::async_write(derived().stream(), asio::buffer(raw_), [self = self()](beast::error_code ec, size_t) {
@@ -193,9 +196,8 @@ class HttpSession : public SessionBase {
     response_->keep_alive(keep_alive && !reply.close);
     response_->prepare_payload();
     lowest().expires_after(server_.options().write_timeout);
-    http::async_write(derived().stream(), *response_, [self = self()](beast::error_code ec, size_t) {
-      self->OnWrite(ec);
-    });
+    http::async_write(derived().stream(), *response_,
+                      [self = self()](beast::error_code ec, size_t) { self->OnWrite(ec); });
   }
 
   void OnWrite(beast::error_code ec) {
@@ -349,10 +351,9 @@ Status ServerImpl::Init() {
   if (options_.https_port >= 0) {
     if (Status s = InitTls(); !s.ok()) return s;
   }
-  const std::pair<ListenerKind, int> wanted[] = {
-      {ListenerKind::kHttps, options_.https_port},
-      {ListenerKind::kHttp, options_.http_port},
-      {ListenerKind::kAdmin, options_.admin_port}};
+  const std::pair<ListenerKind, int> wanted[] = {{ListenerKind::kHttps, options_.https_port},
+                                                 {ListenerKind::kHttp, options_.http_port},
+                                                 {ListenerKind::kAdmin, options_.admin_port}};
   listeners_.reserve(3);  // Accept() holds references: no reallocation after this
   for (const auto& [kind, port] : wanted) {
     if (port < 0) continue;
@@ -370,7 +371,8 @@ Status ServerImpl::Init() {
 }
 
 void ServerImpl::Accept(Listener& l) {
-  l.acceptor->async_accept([this, &l](beast::error_code ec, tcp::socket socket) { OnAccept(l, ec, std::move(socket)); });
+  l.acceptor->async_accept(
+      [this, &l](beast::error_code ec, tcp::socket socket) { OnAccept(l, ec, std::move(socket)); });
 }
 
 void ServerImpl::OnAccept(Listener& l, beast::error_code ec, tcp::socket socket) {

@@ -13,9 +13,9 @@ namespace opescare::simulator {
 
 struct ServerOptions {
   std::string bind_address = "127.0.0.1";  // must be a loopback address
-  int https_port = 0;  // 0: ephemeral; -1: no HTTPS listener
-  int http_port = 0;   // 0: ephemeral; -1: no plain HTTP listener
-  int admin_port = 0;  // 0: ephemeral; -1: none. Plain HTTP, /_sim/ only, never affected by faults
+  int https_port = 0;                      // 0: ephemeral; -1: no HTTPS listener
+  int http_port = 0;                       // 0: ephemeral; -1: no plain HTTP listener
+  int admin_port = 0;                      // 0: ephemeral; -1: none. Plain HTTP, /_sim/ only, never affected by faults
   // The TLS identity: PEM files, or PEM text (the certificate made at start).
   std::string cert_file, key_file;
   std::string cert_pem, key_pem;

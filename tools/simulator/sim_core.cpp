@@ -5,14 +5,13 @@
 #include <spdlog/logger.h>
 
 #include <algorithm>
-#include <cctype>
-#include <charconv>
-
 #include <boost/json/array.hpp>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <cctype>
+#include <charconv>
 
 #include "agent/util/clock.h"
 #include "tools/simulator/gzip.h"
@@ -97,8 +96,8 @@ std::string ToLower(std::string_view s) {
 }
 
 bool IsSecretHeader(std::string_view lower_name) {
-  return lower_name == "x-bridge-agent-key" || lower_name == "authorization" ||
-         lower_name == "proxy-authorization" || lower_name == "cookie";
+  return lower_name == "x-bridge-agent-key" || lower_name == "authorization" || lower_name == "proxy-authorization" ||
+         lower_name == "cookie";
 }
 
 }  // namespace
@@ -214,8 +213,10 @@ SimReply SimCore::HandleBridge(SimRequest& req, std::string_view path, RequestLo
     if (heartbeat) RememberHeartbeat(req, text, reply);
     return reply;
   };
-  if (heartbeat) ++counters_.heartbeat_requests;
-  else ++counters_.sync_requests;
+  if (heartbeat)
+    ++counters_.heartbeat_requests;
+  else
+    ++counters_.sync_requests;
 
   // Faults that answer before the request is even looked at, as a proxy or a broken server would.
   if (faults_.hang.Take(path)) return done(Fault("hang", ActionReply(ReplyAction::kHang)));
@@ -301,10 +302,10 @@ SimReply SimCore::HandleBridge(SimRequest& req, std::string_view path, RequestLo
     counters_.bytes_inflated += inflated.size();
   }
   if (faults_.max_body_bytes > 0 && text.size() > faults_.max_body_bytes) {
-    return done(Fault("max_body_bytes", ErrorReply(413, "payload_too_large",
-                                                   "request body of " + std::to_string(text.size()) +
-                                                       " bytes is above the limit of " +
-                                                       std::to_string(faults_.max_body_bytes))));
+    return done(Fault("max_body_bytes",
+                      ErrorReply(413, "payload_too_large",
+                                 "request body of " + std::to_string(text.size()) + " bytes is above the limit of " +
+                                     std::to_string(faults_.max_body_bytes))));
   }
 
   json::monotonic_resource arena;  // frees the whole parsed batch at once
@@ -478,7 +479,8 @@ void SimCore::RememberHeartbeat(const SimRequest& req, std::string_view body_tex
   int64_t ts = 0;
   const std::string* ts_header = req.Header("X-Bridge-Timestamp");
   if (ts_header && ParseUnixSeconds(*ts_header, &ts)) {
-    entry["timestamp_skew_seconds"] = ts - (static_cast<int64_t>(ToUnix(req.received)) + settings_.clock_offset_seconds);
+    entry["timestamp_skew_seconds"] =
+        ts - (static_cast<int64_t>(ToUnix(req.received)) + settings_.clock_offset_seconds);
   } else {
     entry["timestamp_skew_seconds"] = nullptr;
   }
@@ -584,10 +586,18 @@ SimReply SimCore::RequestsReply() const {
   json::array out;
   out.reserve(requests_.size());
   for (const RequestLogEntry& r : requests_) {
-    json::object e{{"received_unix", r.unix_time}, {"sim_unix", r.sim_time},     {"method", r.method},
-                   {"path", r.path},               {"status", r.status},         {"outcome", r.outcome},
-                   {"error", r.error},             {"tls", r.tls},               {"gzip", r.gzip},
-                   {"body_bytes", r.body_bytes},   {"agent_id", r.agent_id},     {"idempotency_key", r.idempotency_key}};
+    json::object e{{"received_unix", r.unix_time},
+                   {"sim_unix", r.sim_time},
+                   {"method", r.method},
+                   {"path", r.path},
+                   {"status", r.status},
+                   {"outcome", r.outcome},
+                   {"error", r.error},
+                   {"tls", r.tls},
+                   {"gzip", r.gzip},
+                   {"body_bytes", r.body_bytes},
+                   {"agent_id", r.agent_id},
+                   {"idempotency_key", r.idempotency_key}};
     if (r.records >= 0) {
       e["records"] = r.records;
       e["accepted"] = r.accepted;

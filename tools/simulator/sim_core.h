@@ -2,6 +2,7 @@
 // injects faults, and answers the /_sim/ admin API. The server feeds it parsed requests.
 #pragma once
 
+#include <boost/json/value.hpp>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -13,8 +14,6 @@
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
-
-#include <boost/json/value.hpp>
 
 #include "agent/util/hash.h"
 #include "tools/simulator/faults.h"
@@ -34,9 +33,9 @@ struct SimRequest {
   std::string method;
   std::string target;  // origin-form: path and query
   std::vector<HeaderField> headers;
-  std::string body;    // as received on the wire
+  std::string body;  // as received on the wire
   bool tls = false;
-  bool admin_listener = false;  // arrived on --admin-port, which serves only /_sim/
+  bool admin_listener = false;                     // arrived on --admin-port, which serves only /_sim/
   std::chrono::system_clock::time_point received;  // real wall clock
 
   // The first header with this name (case-insensitive), or nullptr.
@@ -44,17 +43,17 @@ struct SimRequest {
 };
 
 enum class ReplyAction {
-  kRespond,  // write the HTTP response
-  kDrop,     // close the TCP connection at once with a reset, answering nothing
-  kGarbage,  // write bytes that are not HTTP, then close
-  kHang,     // never answer; keep the connection open until the client gives up
-  kTruncate, // write the status line, headers and half the body, then reset the connection
+  kRespond,   // write the HTTP response
+  kDrop,      // close the TCP connection at once with a reset, answering nothing
+  kGarbage,   // write bytes that are not HTTP, then close
+  kHang,      // never answer; keep the connection open until the client gives up
+  kTruncate,  // write the status line, headers and half the body, then reset the connection
 };
 
 struct SimReply {
   ReplyAction action = ReplyAction::kRespond;
   int status = 200;
-  std::string body;  // JSON
+  std::string body;                  // JSON
   std::vector<HeaderField> headers;  // besides Date, Server, Content-Type, Content-Length
   std::chrono::milliseconds delay{0};
   bool close = false;  // Connection: close after this response
@@ -64,15 +63,15 @@ struct SimReply {
 // Settings from the command line; agents and facilities can also change through POST /_sim/config.
 struct SimSettings {
   std::unordered_map<std::string, Sha256Digest> agents;  // agent id -> SHA-256 of its key
-  std::set<std::string> facilities;                       // empty: any facility
-  int64_t clock_offset_seconds = 0;       // the simulator's clock = real clock + offset
-  int64_t timestamp_window_seconds = 300; // accepted |X-Bridge-Timestamp - clock|
+  std::set<std::string> facilities;                      // empty: any facility
+  int64_t clock_offset_seconds = 0;                      // the simulator's clock = real clock + offset
+  int64_t timestamp_window_seconds = 300;                // accepted |X-Bridge-Timestamp - clock|
   std::string heartbeat_path = "/api/v1/bridge/heartbeat";
   std::string sync_path = "/api/v1/bridge/sync";
-  size_t max_body_bytes = 64u << 20;      // wire body and inflated body
-  size_t keep_heartbeats = 100;           // heartbeat requests kept for GET /_sim/heartbeats
-  size_t keep_requests = 10000;           // bridge requests kept for GET /_sim/requests
-  size_t max_stored_payloads = 2'000'000; // beyond this, record ids are kept for de-duplication only
+  size_t max_body_bytes = 64u << 20;       // wire body and inflated body
+  size_t keep_heartbeats = 100;            // heartbeat requests kept for GET /_sim/heartbeats
+  size_t keep_requests = 10000;            // bridge requests kept for GET /_sim/requests
+  size_t max_stored_payloads = 2'000'000;  // beyond this, record ids are kept for de-duplication only
 };
 
 // Parses 64 hex digits (either case) into a digest.
@@ -126,7 +125,7 @@ class SimCore {
   };
   struct StoredRecord {
     std::string id, type, data_json, source_json;  // data/source as JSON text; source "" when absent
-    uint32_t batch = 0;                              // index into batch_ids_
+    uint32_t batch = 0;                            // index into batch_ids_
   };
 
   SimReply HandleBridge(SimRequest& req, std::string_view path, RequestLogEntry& log);
@@ -152,9 +151,9 @@ class SimCore {
   std::shared_ptr<spdlog::logger> log_;
   Faults faults_;
   Counters counters_;
-  std::unordered_set<std::string> processed_batches_;  // Idempotency-Keys answered with success
-  std::vector<std::string> batch_ids_;                 // batches that delivered at least one record
-  std::deque<StoredRecord> records_;                   // unique accepted records, in arrival order
+  std::unordered_set<std::string> processed_batches_;          // Idempotency-Keys answered with success
+  std::vector<std::string> batch_ids_;                         // batches that delivered at least one record
+  std::deque<StoredRecord> records_;                           // unique accepted records, in arrival order
   std::unordered_map<std::string_view, size_t> record_index_;  // id (viewing records_) -> position
   std::deque<boost::json::value> heartbeats_;
   std::deque<RequestLogEntry> requests_;

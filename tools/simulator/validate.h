@@ -1,10 +1,9 @@
 // The strict shape checks a real OpesCare applies: batch envelope fields and per-record rules (CSV.md).
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <string>
 #include <string_view>
-
-#include <boost/json/object.hpp>
 
 namespace opescare::simulator {
 

@@ -51,6 +51,8 @@ struct CsvRow {
   size_t column_count = 0;     // fields seen, even when the row is a problem and the fields were dropped
 
   size_t size() const { return ends_.size(); }  // fields kept (0 for problem rows)
+  // All fields' bytes back to back (field(i) are slices of it).
+  std::string_view bytes() const { return bytes_; }
   std::string_view field(size_t i) const {
     size_t begin = i == 0 ? 0 : ends_[i - 1];
     return std::string_view(bytes_).substr(begin, ends_[i] - begin);

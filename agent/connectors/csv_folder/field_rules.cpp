@@ -1,10 +1,12 @@
 // Header names, dates and JSON strings for CSV cells.
 #include "agent/connectors/csv_folder/field_rules.h"
 
+#include <cstdint>
+#include <cstring>
+
 namespace opescare::csv_folder {
 namespace {
 
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
@@ -69,13 +71,6 @@ std::string NormalizeHeaderName(std::string_view name) {
   return out;
 }
 
-std::string_view TrimValue(std::string_view value) {
-  size_t b = 0, e = value.size();
-  while (b < e && IsSpace(value[b])) ++b;
-  while (e > b && IsSpace(value[e - 1])) --e;
-  return value.substr(b, e - b);
-}
-
 Result<DateFormat> ParseDateFormat(std::string_view name) {
   if (EqualsIgnoreCase(name, "YYYY-MM-DD")) return DateFormat::kIso;
   if (EqualsIgnoreCase(name, "DD/MM/YYYY")) return DateFormat::kDayMonthYear;
@@ -138,15 +133,41 @@ bool IsDateColumn(std::string_view name) {
          (name.size() > kSuffix.size() && name.substr(name.size() - kSuffix.size()) == kSuffix);
 }
 
+namespace {
+
+// True when any of the 8 bytes in w is a control character, '"' or '\\' (SWAR, no per-byte branches).
+inline bool NeedsEscape8(uint64_t w) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL, kHighs = 0x8080808080808080ULL;
+  uint64_t control = (w - kOnes * 0x20) & ~w;  // high bit set for bytes < 0x20 (bytes >= 0x80 masked by ~w)
+  uint64_t q = w ^ (kOnes * '"'), b = w ^ (kOnes * '\\');
+  uint64_t quote = (q - kOnes) & ~q, backslash = (b - kOnes) & ~b;
+  return ((control | quote | backslash) & kHighs) != 0;
+}
+
+}  // namespace
+
 void AppendJsonString(std::string_view value, std::string* out) {
   static const char* kHex = "0123456789abcdef";
   out->push_back('"');
   size_t run = 0;  // start of the pending run of bytes that need no escaping
-  for (size_t i = 0; i < value.size(); ++i) {
+  size_t i = 0;
+  const size_t n = value.size();
+  while (i < n) {
+    if (i + 8 <= n) {
+      uint64_t w;
+      std::memcpy(&w, value.data() + i, 8);
+      if (!NeedsEscape8(w)) {
+        i += 8;
+        continue;
+      }
+    }
     auto c = static_cast<uint8_t>(value[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    if (c >= 0x20 && c != '"' && c != '\\') {
+      ++i;
+      continue;
+    }
     out->append(value.data() + run, i - run);
-    run = i + 1;
+    run = ++i;
     switch (c) {
       case '"': out->append("\\\""); break;
       case '\\': out->append("\\\\"); break;
@@ -159,7 +180,7 @@ void AppendJsonString(std::string_view value, std::string* out) {
       }
     }
   }
-  out->append(value.data() + run, value.size() - run);
+  out->append(value.data() + run, n - run);
   out->push_back('"');
 }
 

@@ -13,7 +13,13 @@ namespace opescare::csv_folder {
 std::string NormalizeHeaderName(std::string_view name);
 
 // The value with leading and trailing ASCII whitespace removed (a cell of spaces counts as empty).
-std::string_view TrimValue(std::string_view value);
+inline std::string_view TrimValue(std::string_view value) {
+  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; };
+  size_t b = 0, e = value.size();
+  while (b < e && space(value[b])) ++b;
+  while (e > b && space(value[e - 1])) --e;
+  return value.substr(b, e - b);
+}
 
 enum class DateFormat {
   kIso,           // YYYY-MM-DD

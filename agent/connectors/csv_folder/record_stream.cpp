@@ -1,6 +1,7 @@
 // Header checks and row validation/mapping for one CSV file.
 #include "agent/connectors/csv_folder/record_stream.h"
 
+#include <cstring>
 #include <map>
 
 namespace opescare::csv_folder {
@@ -28,9 +29,20 @@ std::optional<std::string_view> CsvRecordStream::Decode(std::string_view raw, bo
     if (!ascii)
       encoding_ = FindInvalidUtf8(raw) == std::string_view::npos ? Encoding::kUtf8 : Encoding::kWindows1252;
   }
-  scratch_.clear();
-  if (!AppendAsUtf8(encoding_ == Encoding::kAuto ? Encoding::kUtf8 : encoding_, raw, &scratch_, error))
+  if (encoding_ == Encoding::kUtf8 || encoding_ == Encoding::kAuto) {
+    // Already UTF-8: check it in place, no copy.
+    size_t bad = FindInvalidUtf8(raw);
+    if (bad == std::string_view::npos) {
+      const void* nul = std::memchr(raw.data(), 0, raw.size());
+      if (nul == nullptr) return raw;
+      bad = static_cast<size_t>(static_cast<const char*>(nul) - raw.data());
+    }
+    error->offset = bad;
+    error->byte = static_cast<uint8_t>(raw[bad]);
     return std::nullopt;
+  }
+  scratch_.clear();
+  if (!AppendAsUtf8(encoding_, raw, &scratch_, error)) return std::nullopt;
   return std::string_view(scratch_);
 }
 
@@ -115,6 +127,19 @@ Result<CsvRecordStream::Item> CsvRecordStream::Next() {
       return Item::kRowErrors;
     }
 
+    // UTF-8 rows are checked whole, once: when the row is valid and no field starts inside a multi-byte
+    // sequence, every field is valid and needs no check of its own.
+    bool needs_decoding = row_.needs_decoding;
+    if (needs_decoding && encoding_ == Encoding::kUtf8) {
+      std::string_view all = row_.bytes();
+      bool valid = FindInvalidUtf8(all) == std::string_view::npos && std::memchr(all.data(), 0, all.size()) == nullptr;
+      for (size_t i = 1; i < row_.size() && valid; ++i) {
+        std::string_view f = row_.field(i);
+        if (!f.empty() && (static_cast<uint8_t>(f[0]) & 0xC0) == 0x80) valid = false;
+      }
+      needs_decoding = !valid;
+    }
+
     std::string& data = record_.data_json;
     data.clear();
     data.push_back('{');
@@ -127,7 +152,7 @@ Result<CsvRecordStream::Item> CsvRecordStream::Next() {
         continue;
       }
       DecodeError bad;
-      std::optional<std::string_view> text = Decode(value, row_.needs_decoding, &bad);
+      std::optional<std::string_view> text = Decode(value, needs_decoding, &bad);
       if (!text) {
         AddError(line, names_[i], bad.Describe(encoding_));
         continue;

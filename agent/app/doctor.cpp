@@ -1,0 +1,331 @@
+// `doctor`: one line per check of the set-up, ✓ or ✗ with the fix; exit 0 only when every check passes.
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+
+#include "agent/app/commands.h"
+#include "agent/app/exit_codes.h"
+#include "agent/app/wiring.h"
+#include "agent/bridge/clock_offset.h"
+#include "agent/bridge/headers.h"
+#include "agent/bridge/heartbeat.h"
+#include "agent/config/logging.h"
+#include "agent/outbox/outbox.h"
+#include "agent/util/files.h"
+
+namespace opescare::app {
+namespace {
+
+constexpr uint64_t kMinFreeDiskBytes = 256ull << 20;  // below this a clinic's outbox can fill during an outage
+constexpr auto kCertificateWarnBefore = std::chrono::hours(24 * 14);
+
+class Report {
+ public:
+  void Pass(const std::string& check, const std::string& detail) { Line(true, check, detail, ""); }
+  void Fail(const std::string& check, const std::string& detail, const std::string& fix) {
+    Line(false, check, detail, fix);
+    ok_ = false;
+  }
+  void Skip(const std::string& check, const std::string& why) {
+    std::cout << "- " << check << ": skipped (" << why << ")\n";
+    ok_ = false;
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  void Line(bool pass, const std::string& check, const std::string& detail, const std::string& fix) {
+    std::cout << (pass ? "✓ " : "✗ ") << check << ": " << detail;
+    if (!fix.empty()) std::cout << "\n    fix: " << fix;
+    std::cout << "\n";
+  }
+  bool ok_ = true;
+};
+
+std::string Endpoint(const std::string& host, uint16_t port) {
+  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+// Resolves host; the first address, or the resolver's error.
+Result<addrinfo*> Resolve(const std::string& host, uint16_t port) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  int rc = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res);
+  if (rc != 0) return Unavailable(gai_strerror(rc));
+  return res;
+}
+
+// A TCP connect with a timeout; Ok or the reason.
+Status ConnectWithTimeout(const addrinfo* ai, std::chrono::milliseconds timeout) {
+  Status last = Unavailable("no address");
+  for (; ai; ai = ai->ai_next) {
+    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) continue;
+    int rc = ::connect(fd, ai->ai_addr, ai->ai_addrlen);
+    if (rc != 0 && errno == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      rc = ::poll(&p, 1, static_cast<int>(timeout.count()));
+      if (rc == 0) {
+        last = Unavailable("no answer within " + std::to_string(timeout.count() / 1000) + " s");
+        ::close(fd);
+        continue;
+      }
+      int err = 0;
+      socklen_t len = sizeof err;
+      getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      rc = err == 0 ? 0 : -1;
+      errno = err;
+    }
+    if (rc == 0) {
+      ::close(fd);
+      return Status::Ok();
+    }
+    last = Unavailable(std::strerror(errno));
+    ::close(fd);
+  }
+  return last;
+}
+
+std::string FormatDate(std::chrono::system_clock::time_point t) { return FormatIso8601Utc(t).substr(0, 10); }
+
+void CheckFolder(Report& r, const std::string& label, const std::string& dir) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) {
+    // The agent creates missing folders when it can; doctor checks that it could.
+    std::string parent = std::filesystem::path(dir).parent_path().string();
+    if (parent.empty()) parent = ".";
+    if (::access(parent.c_str(), W_OK | X_OK) == 0) {
+      r.Pass(label, dir + " does not exist yet; the agent will create it");
+    } else {
+      r.Fail(label, dir + " does not exist and " + parent + " is not writable",
+             "mkdir -p " + dir + " && chown <service user> " + dir);
+    }
+    return;
+  }
+  std::string probe = dir + "/.opescare-doctor-" + std::to_string(::getpid());
+  int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    r.Fail(label, dir + " is not writable (" + std::strerror(errno) + ")",
+           "give the service user write access: chown <service user> " + dir + " (or chmod u+w)");
+    return;
+  }
+  ::close(fd);
+  ::unlink(probe.c_str());
+  r.Pass(label, dir + " writable");
+}
+
+}  // namespace
+
+int CmdDoctor(const GlobalOptions& global) {
+  Report r;
+  std::string path = ResolveConfigPath(global);
+  config::LoadOptions lo;
+  lo.strict = global.strict;
+  config::LoadResult loaded = config::LoadConfigFile(path, lo);
+  if (!loaded.ok()) {
+    std::string first;
+    for (const auto& p : loaded.problems) {
+      if (p.severity == config::Problem::Severity::kError) {
+        if (first.empty()) first = p.ToString();
+        std::cout << "    " << p.ToString() << "\n";
+      }
+    }
+    bool key_missing = first.rfind("agent key", 0) == 0;
+    r.Fail(key_missing ? "key" : "config", first,
+           key_missing ? "set OPESCARE_AGENT_KEY, agent_key_file (mode 600), or the systemd credential agent_key"
+                       : "correct the lines above; `opescare-bridge check-config` lists them all");
+    return kExitUsage;
+  }
+  const config::Config& cfg = *loaded.config;
+  r.Pass("config", cfg.source_path + " valid");
+
+  // Key: present (loading refuses an empty one) and, from a file, private.
+  if (!cfg.agent_key_file.empty() && cfg.agent_key_source.find("file") != std::string::npos) {
+    auto mode = FileMode(cfg.agent_key_file);
+    if (mode.ok() && (*mode & 077) != 0) {
+      r.Fail("key", cfg.agent_key_file + " is readable by others", "chmod 600 " + cfg.agent_key_file);
+    } else {
+      r.Pass("key", "from " + cfg.agent_key_source + " (mode 0600)");
+    }
+  } else {
+    r.Pass("key", "from " + cfg.agent_key_source);
+  }
+
+  auto server = config::ParseHttpUrl(cfg.server_url);
+  std::optional<config::HttpUrl> proxy;
+  if (!cfg.http.proxy.empty()) proxy = config::ParseHttpUrl(cfg.http.proxy);
+  const std::string host = proxy ? proxy->host : server->host;
+  const uint16_t port = proxy ? proxy->port : server->port;
+  const std::string what = proxy ? "proxy " + Endpoint(host, port) : Endpoint(host, port);
+
+  bool network_ok = false;
+  auto resolved = Resolve(host, port);
+  if (!resolved.ok()) {
+    r.Fail("dns", "cannot resolve " + host + ": " + resolved.status().message(),
+           proxy ? "check http.proxy and this computer's DNS settings (/etc/resolv.conf)"
+                 : "check server_url and this computer's DNS settings (/etc/resolv.conf)");
+  } else {
+    r.Pass("dns", host + " resolves");
+    Status tcp = ConnectWithTimeout(*resolved,
+                                    std::chrono::milliseconds(static_cast<int64_t>(cfg.http.connect_timeout_seconds * 1000)));
+    freeaddrinfo(*resolved);
+    if (!tcp.ok()) {
+      r.Fail("tcp", "cannot connect to " + what + ": " + tcp.message(),
+             "check that the " + std::string(proxy ? "proxy" : "server") + " is up and that a firewall allows " +
+                 "outgoing connections to port " + std::to_string(port));
+    } else {
+      r.Pass("tcp", "connected to " + what);
+      network_ok = true;
+    }
+  }
+
+  int64_t offset_seconds = 0;
+  if (network_ok) {
+    bridge::ClockOffsetTracker offset;
+    bridge::HeartbeatInputs inputs{cfg.agent_id, cfg.facility_id, OB_VERSION, std::nullopt};
+    http::Request request;
+    request.target = cfg.heartbeat_path;
+    auto make = [&] {
+      request.headers = bridge::BuildHeaders(
+          CredentialsFromConfig(cfg), bridge::BridgeTimestamp(std::chrono::system_clock::now(), offset.offset_seconds()),
+          bridge::UserAgent());
+      request.body = bridge::BuildHeartbeatBody(inputs);
+    };
+    make();
+    config::LogConfig quiet;
+    quiet.level = "error";
+    auto logger = logging::MakeLogger(quiet, config::Secrets(cfg));
+    auto outcome = http::SendBlocking(ClientOptionsFromConfig(cfg), request, logger);
+    if (outcome.ok() && offset.AddResponse(*outcome)) {
+      // A clock far off fails the first heartbeat's timestamp check; the agent corrects it, so does doctor.
+      if (outcome->response && outcome->response->status == 401 &&
+          bridge::ClockLikelyCausesAuthFailure(offset.offset_seconds())) {
+        make();
+        auto again = http::SendBlocking(ClientOptionsFromConfig(cfg), request, logger);
+        if (again.ok()) outcome = std::move(again);
+      }
+    }
+    if (!outcome.ok()) {
+      r.Fail("https", outcome.status().message(), "correct the http.* settings");
+    } else {
+      const http::Outcome& o = *outcome;
+      if (proxy) {
+        if (o.stage == http::FailureStage::kProxy) {
+          r.Fail("proxy", o.error, "check http.proxy (address, user and password) and that it allows CONNECT to " +
+                                       Endpoint(server->host, server->port));
+        } else {
+          r.Pass("proxy", "CONNECT to " + Endpoint(server->host, server->port) + " allowed");
+        }
+      }
+      if (server->scheme == "https") {
+        if (o.stage == http::FailureStage::kTlsVerify || o.stage == http::FailureStage::kTlsHandshake) {
+          r.Fail("tls", o.error,
+                 o.stage == http::FailureStage::kTlsVerify
+                     ? "the server's certificate is not trusted for " + server->host +
+                           ": if it uses a private CA, set http.ca_file to that CA's PEM file; check the clock too"
+                     : "the server must offer TLS 1.2 or newer");
+        } else if (o.peer_certificate) {
+          const auto& pc = *o.peer_certificate;
+          auto left = pc.not_after - std::chrono::system_clock::now();
+          std::string detail = o.tls_version + ", certificate for " + server->host + " valid until " +
+                               FormatDate(pc.not_after) + ", issued by " + pc.issuer;
+          if (left < kCertificateWarnBefore) {
+            r.Fail("tls", detail + " — expires in less than 14 days", "ask OpesCare (or your proxy's admin) to renew it");
+          } else {
+            r.Pass("tls", detail);
+          }
+        } else if (o.stage != http::FailureStage::kNone) {
+          r.Skip("tls", "no TLS session: " + o.error);
+        }
+      }
+      offset_seconds = offset.offset_seconds();
+      if (!offset.has_sample()) {
+        r.Skip("clock", "the server sent no Date header");
+      } else if (bridge::ClockSkewWorthWarning(offset_seconds)) {
+        r.Fail("clock", "this computer's clock is " + std::to_string(std::llabs(offset_seconds)) + " s " +
+                            (offset_seconds > 0 ? "behind" : "ahead of") + " the server's",
+               "set the time and enable NTP (timedatectl set-ntp true); the agent corrects its timestamps meanwhile");
+      } else {
+        r.Pass("clock", "within " + std::to_string(std::llabs(offset_seconds)) + " s of the server");
+      }
+      bridge::HeartbeatResult hb = bridge::ClassifyHeartbeat(o, offset_seconds);
+      if (hb.state == bridge::ConnectionState::kConnected) {
+        r.Pass("heartbeat", "accepted by " + cfg.server_url);
+      } else {
+        std::string detail = std::string(bridge::ConnectionStateName(hb.state)) + ": " + hb.message;
+        if (hb.error) detail += " (" + hb.error->error + ")";
+        r.Fail("heartbeat", detail, hb.fix.empty() ? "see the lines above" : hb.fix);
+      }
+    }
+  } else {
+    r.Skip("tls", "no connection");
+    r.Skip("heartbeat", "no connection");
+  }
+
+  // Outbox: readable, intact, its size and oldest record. Opened read-only: doctor never changes it.
+  {
+    std::error_code ec;
+    if (!std::filesystem::exists(cfg.outbox.path, ec)) {
+      std::string dir = std::filesystem::path(cfg.outbox.path).parent_path().string();
+      if (dir.empty()) dir = ".";
+      if (::access(dir.c_str(), W_OK | X_OK) == 0) {
+        r.Pass("outbox", cfg.outbox.path + " does not exist yet; the agent will create it");
+      } else {
+        r.Fail("outbox", cfg.outbox.path + " does not exist and " + dir + " is not writable",
+               "create " + dir + " writable by the service user, or set outbox.path");
+      }
+    } else {
+      outbox::OutboxOptions oo = OutboxOptionsFromConfig(cfg);
+      oo.read_only = true;
+      auto ob = outbox::OpenOutbox(oo);
+      if (!ob.ok()) {
+        r.Fail("outbox", ob.status().message(),
+               "keep the file (it holds undelivered records); move it aside only after copying it, and ask OpesCare "
+               "support to recover it");
+      } else {
+        Status integrity = (*ob)->IntegrityCheck();
+        auto stats = (*ob)->GetStats();
+        if (!integrity.ok()) {
+          r.Fail("outbox", cfg.outbox.path + ": integrity check failed: " + integrity.message(),
+                 "stop the agent, copy the file, and run: sqlite3 " + cfg.outbox.path +
+                     " '.recover' | sqlite3 recovered.db (keep the original)");
+        } else if (!stats.ok()) {
+          r.Fail("outbox", stats.status().message(), "check the file's permissions");
+        } else {
+          std::string detail = "integrity ok, " + std::to_string(stats->file_bytes / 1024) + " KiB, " +
+                               std::to_string(stats->queued) + " queued, " + std::to_string(stats->dead) + " dead";
+          if (stats->queued > 0) detail += ", oldest " + std::to_string(stats->oldest_queued_age_seconds) + " s";
+          r.Pass("outbox", detail);
+        }
+      }
+    }
+  }
+
+  CheckFolder(r, "watch folder", cfg.connector.watch_folder);
+  CheckFolder(r, "processed folder", cfg.ProcessedFolder());
+  CheckFolder(r, "failed folder", cfg.FailedFolder());
+
+  std::string disk_path = std::filesystem::path(cfg.outbox.path).parent_path().string();
+  if (disk_path.empty()) disk_path = ".";
+  auto free_bytes = FreeDiskBytes(disk_path);
+  if (!free_bytes.ok()) {
+    r.Fail("disk", free_bytes.status().message(), "check that " + disk_path + " exists");
+  } else if (*free_bytes < kMinFreeDiskBytes) {
+    r.Fail("disk", std::to_string(*free_bytes >> 20) + " MiB free on " + disk_path,
+           "free space on that disk: the outbox needs room to hold records during an outage");
+  } else {
+    r.Pass("disk", std::to_string(*free_bytes >> 20) + " MiB free on " + disk_path);
+  }
+
+  std::cout << (r.ok() ? "all checks passed\n" : "some checks failed: see the fixes above\n");
+  return r.ok() ? kExitOk : kExitFailure;
+}
+
+}  // namespace opescare::app

@@ -26,8 +26,8 @@ void ClockOffsetTracker::AddSample(int64_t sample) {
   int64_t current = offset_.load(std::memory_order_relaxed);
   if (!recent_.empty()) {
     int64_t previous = recent_.back();
-    bool step = std::llabs(sample - previous) <= 2 && std::llabs(sample - current) > 5 &&
-                std::llabs(previous - current) > 5;
+    bool step =
+        std::llabs(sample - previous) <= 2 && std::llabs(sample - current) > 5 && std::llabs(previous - current) > 5;
     if (step) recent_.erase(recent_.begin(), recent_.end() - 1);
   }
   recent_.push_back(sample);
@@ -35,9 +35,10 @@ void ClockOffsetTracker::AddSample(int64_t sample) {
   std::vector<int64_t> sorted(recent_.begin(), recent_.end());
   std::sort(sorted.begin(), sorted.end());
   size_t n = sorted.size();
-  int64_t median = n % 2 == 1 ? sorted[n / 2]
-                              : static_cast<int64_t>(std::llround((static_cast<double>(sorted[n / 2 - 1]) +
-                                                                   static_cast<double>(sorted[n / 2])) / 2.0));
+  int64_t median = n % 2 == 1
+                       ? sorted[n / 2]
+                       : static_cast<int64_t>(std::llround(
+                             (static_cast<double>(sorted[n / 2 - 1]) + static_cast<double>(sorted[n / 2])) / 2.0));
   offset_.store(median, std::memory_order_relaxed);
   has_sample_.store(true, std::memory_order_relaxed);
 }

@@ -36,13 +36,20 @@ std::string BuildHeartbeatBody(const HeartbeatInputs& in) {
 
 const char* ConnectionStateName(ConnectionState state) {
   switch (state) {
-    case ConnectionState::kUnknown: return "unknown";
-    case ConnectionState::kConnected: return "connected";
-    case ConnectionState::kUnauthorized: return "unauthorized";
-    case ConnectionState::kConfigError: return "config_error";
-    case ConnectionState::kServerError: return "server_error";
-    case ConnectionState::kUnreachable: return "unreachable";
-    case ConnectionState::kTlsError: return "tls_error";
+    case ConnectionState::kUnknown:
+      return "unknown";
+    case ConnectionState::kConnected:
+      return "connected";
+    case ConnectionState::kUnauthorized:
+      return "unauthorized";
+    case ConnectionState::kConfigError:
+      return "config_error";
+    case ConnectionState::kServerError:
+      return "server_error";
+    case ConnectionState::kUnreachable:
+      return "unreachable";
+    case ConnectionState::kTlsError:
+      return "tls_error";
   }
   return "unknown";
 }

@@ -54,10 +54,10 @@ const char* ConnectionStateName(ConnectionState state);
 
 struct HeartbeatResult {
   ConnectionState state = ConnectionState::kUnknown;
-  int http_status = 0;              // 0 when no response
-  std::optional<ErrorBody> error;   // the server's {"error","message"}, when it sent one
-  std::string message;              // one line for logs and status: what happened
-  std::string fix;                  // what a person should do (may be empty)
+  int http_status = 0;             // 0 when no response
+  std::optional<ErrorBody> error;  // the server's {"error","message"}, when it sent one
+  std::string message;             // one line for logs and status: what happened
+  std::string fix;                 // what a person should do (may be empty)
 };
 
 // Pure: status 0 means no response, and then stage/transport_error say why.

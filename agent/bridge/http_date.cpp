@@ -77,7 +77,9 @@ class Cursor {
     }
     return false;
   }
-  bool Time(int* h, int* m, int* s) { return Number(2, h) && Literal(":") && Number(2, m) && Literal(":") && Number(2, s); }
+  bool Time(int* h, int* m, int* s) {
+    return Number(2, h) && Literal(":") && Number(2, m) && Literal(":") && Number(2, s);
+  }
   bool AtEnd() const { return s_.empty(); }
 
  private:
@@ -85,12 +87,12 @@ class Cursor {
 };
 
 std::optional<std::chrono::system_clock::time_point> Make(int y, int mon, int d, int h, int mi, int s) {
-  if (y < 1900 || y > 9999 || mon < 1 || mon > 12 || d < 1 || d > DaysInMonth(y, mon) || h > 23 || mi > 59 ||
-      s > 60) {
+  if (y < 1900 || y > 9999 || mon < 1 || mon > 12 || d < 1 || d > DaysInMonth(y, mon) || h > 23 || mi > 59 || s > 60) {
     return std::nullopt;
   }
   if (s == 60) s = 59;  // a leap second is read as the second before it
-  int64_t secs = DaysFromCivil(y, static_cast<unsigned>(mon), static_cast<unsigned>(d)) * 86400 + h * 3600 + mi * 60 + s;
+  int64_t secs =
+      DaysFromCivil(y, static_cast<unsigned>(mon), static_cast<unsigned>(d)) * 86400 + h * 3600 + mi * 60 + s;
   // system_clock counts nanoseconds on most platforms and ends in 2262: later dates saturate there.
   constexpr int64_t kLastSecond =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::duration::max()).count() - 1;
@@ -110,8 +112,8 @@ std::optional<std::chrono::system_clock::time_point> ParseHttpDate(std::string_v
   int y = 0, mon = 0, d = 0, h = 0, mi = 0, s = 0;
   {  // IMF-fixdate
     Cursor c(text);
-    if (c.OneOf(kWeekdays) && c.Literal(", ") && c.Number(2, &d) && c.Literal(" ") && c.Month(&mon) &&
-        c.Literal(" ") && c.Number(4, &y) && c.Literal(" ") && c.Time(&h, &mi, &s) && c.Literal(" GMT") && c.AtEnd()) {
+    if (c.OneOf(kWeekdays) && c.Literal(", ") && c.Number(2, &d) && c.Literal(" ") && c.Month(&mon) && c.Literal(" ") &&
+        c.Number(4, &y) && c.Literal(" ") && c.Time(&h, &mi, &s) && c.Literal(" GMT") && c.AtEnd()) {
       return Make(y, mon, d, h, mi, s);
     }
   }

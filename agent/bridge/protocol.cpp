@@ -3,7 +3,6 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
-
 #include <cstdlib>
 
 #include "agent/bridge/clock_offset.h"
@@ -61,14 +60,22 @@ std::vector<std::string> AcceptedOf(const json::object& o) {
 
 const char* ActionName(Action a) {
   switch (a) {
-    case Action::kAccepted: return "accepted";
-    case Action::kDuplicateBatch: return "duplicate_batch";
-    case Action::kSplit: return "split";
-    case Action::kTooLarge: return "too_large";
-    case Action::kUncompressed: return "uncompressed";
-    case Action::kPauseAuth: return "pause_auth";
-    case Action::kPauseConfig: return "pause_config";
-    case Action::kTransient: return "transient";
+    case Action::kAccepted:
+      return "accepted";
+    case Action::kDuplicateBatch:
+      return "duplicate_batch";
+    case Action::kSplit:
+      return "split";
+    case Action::kTooLarge:
+      return "too_large";
+    case Action::kUncompressed:
+      return "uncompressed";
+    case Action::kPauseAuth:
+      return "pause_auth";
+    case Action::kPauseConfig:
+      return "pause_config";
+    case Action::kTransient:
+      return "transient";
   }
   return "unknown";
 }
@@ -107,8 +114,7 @@ std::string HumanFix(int status, const std::optional<ErrorBody>& error, int64_t 
   return fix;
 }
 
-Classification ClassifySyncResponse(int status, const std::string& body, bool gzip_sent,
-                                    int64_t clock_offset_seconds) {
+Classification ClassifySyncResponse(int status, const std::string& body, bool gzip_sent, int64_t clock_offset_seconds) {
   Classification c;
   if (status >= 200 && status <= 299) {
     if (status != 200 && status != 201 && status != 202) return c;  // 204 etc.: not in the table, transient

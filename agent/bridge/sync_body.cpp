@@ -27,13 +27,27 @@ void AppendJsonString(std::string& out, std::string_view s) {
     out.append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {
-      case '"': out.append("\\\""); break;
-      case '\\': out.append("\\\\"); break;
-      case '\n': out.append("\\n"); break;
-      case '\r': out.append("\\r"); break;
-      case '\t': out.append("\\t"); break;
-      case '\b': out.append("\\b"); break;
-      case '\f': out.append("\\f"); break;
+      case '"':
+        out.append("\\\"");
+        break;
+      case '\\':
+        out.append("\\\\");
+        break;
+      case '\n':
+        out.append("\\n");
+        break;
+      case '\r':
+        out.append("\\r");
+        break;
+      case '\t':
+        out.append("\\t");
+        break;
+      case '\b':
+        out.append("\\b");
+        break;
+      case '\f':
+        out.append("\\f");
+        break;
       default: {
         char u[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
         out.append(u, 6);
@@ -82,7 +96,8 @@ Status SyncBodyWriter::Add(const SyncRecord& r) {
   }
   out_.push_back('}');
   ++records_;
-  if (!is_object) return InvalidArgument("record " + std::string(r.id) + " data is not a JSON object; sent as a string");
+  if (!is_object)
+    return InvalidArgument("record " + std::string(r.id) + " data is not a JSON object; sent as a string");
   return Status::Ok();
 }
 

@@ -26,7 +26,7 @@ struct SyncRecord {
   std::string_view type;
   std::string_view source_file;  // empty: no "source" object (records enqueued by other means)
   int64_t source_row = 0;
-  std::string_view data_json;    // a serialised JSON object, e.g. {"first_name":"Marie"}
+  std::string_view data_json;  // a serialised JSON object, e.g. {"first_name":"Marie"}
 };
 
 // Builds {"agent_id","facility_id","batch_id","sent_at","records":[...]}. Not thread-safe.

@@ -5,7 +5,9 @@
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <spdlog/logger.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -21,9 +23,6 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
-#include <spdlog/logger.h>
-
-#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <deque>
@@ -65,7 +64,8 @@ std::string Base64(std::string_view in) {
 }
 
 bool IsTokenChar(unsigned char c) {
-  return std::isalnum(c) != 0 || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+  return std::isalnum(c) != 0 ||
+         std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
 }
 
 Status CheckHeader(std::string_view name, std::string_view value) {
@@ -81,8 +81,7 @@ Status CheckHeader(std::string_view name, std::string_view value) {
 // A connection drop that means "the server had closed the kept-alive connection".
 bool IsConnectionDrop(const error_code& ec) {
   return ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
-         ec == asio::error::broken_pipe || ec == asio::error::connection_aborted ||
-         ec == ssl::error::stream_truncated;
+         ec == asio::error::broken_pipe || ec == asio::error::connection_aborted || ec == ssl::error::stream_truncated;
 }
 
 Outcome Failure(FailureStage stage, std::string error) {
@@ -103,20 +102,34 @@ std::optional<std::string_view> Response::Header(std::string_view name) const {
 
 const char* FailureStageName(FailureStage stage) {
   switch (stage) {
-    case FailureStage::kNone: return "none";
-    case FailureStage::kDns: return "dns";
-    case FailureStage::kConnect: return "connect";
-    case FailureStage::kProxy: return "proxy";
-    case FailureStage::kTlsHandshake: return "tls_handshake";
-    case FailureStage::kTlsVerify: return "tls_verify";
-    case FailureStage::kWrite: return "write";
-    case FailureStage::kRead: return "read";
-    case FailureStage::kTimeout: return "timeout";
-    case FailureStage::kTooLarge: return "too_large";
-    case FailureStage::kProtocol: return "protocol";
-    case FailureStage::kInsecure: return "insecure";
-    case FailureStage::kQueueFull: return "queue_full";
-    case FailureStage::kClosed: return "closed";
+    case FailureStage::kNone:
+      return "none";
+    case FailureStage::kDns:
+      return "dns";
+    case FailureStage::kConnect:
+      return "connect";
+    case FailureStage::kProxy:
+      return "proxy";
+    case FailureStage::kTlsHandshake:
+      return "tls_handshake";
+    case FailureStage::kTlsVerify:
+      return "tls_verify";
+    case FailureStage::kWrite:
+      return "write";
+    case FailureStage::kRead:
+      return "read";
+    case FailureStage::kTimeout:
+      return "timeout";
+    case FailureStage::kTooLarge:
+      return "too_large";
+    case FailureStage::kProtocol:
+      return "protocol";
+    case FailureStage::kInsecure:
+      return "insecure";
+    case FailureStage::kQueueFull:
+      return "queue_full";
+    case FailureStage::kClosed:
+      return "closed";
   }
   return "unknown";
 }
@@ -343,7 +356,7 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
     auto conn = conn_;
     conn->lowest().expires_at(ex->connect_deadline);
     conn->lowest().async_connect(results, [self = shared_from_this(), ex, conn, gen](error_code ec,
-                                                                                    const tcp::endpoint& ep) {
+                                                                                     const tcp::endpoint& ep) {
       if (gen != self->generation_) return;
       if (ec) return self->OnConnectFailed(ex, ec);
       if (self->ShouldLog(spdlog::level::trace)) {
@@ -361,7 +374,8 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
                   "connecting to " + what + " did not finish within " + Seconds(options_.connect_timeout));
     }
     if (proxy_) {
-      std::string reason = ec == asio::error::connection_refused ? "refused the connection" : "is unreachable: " + ec.message();
+      std::string reason =
+          ec == asio::error::connection_refused ? "refused the connection" : "is unreachable: " + ec.message();
       return Fail(ex, FailureStage::kProxy, what + " " + reason);
     }
     Fail(ex, FailureStage::kConnect, "cannot connect to " + what + ": " + ec.message());
@@ -411,7 +425,7 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
     if (status < 200 || status > 299) {
       // 407 is the standard answer; some proxies (tinyproxy) say 401 to a CONNECT.
       bool auth = status == 407 || status == 401;
-      std::string hint = !auth ? ""
+      std::string hint = !auth                          ? ""
                          : proxy_authorization_.empty() ? " (the proxy needs a user:password in its URL)"
                                                         : " (the proxy refused the user:password in its URL)";
       return Fail(ex, FailureStage::kProxy,
@@ -437,9 +451,9 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
     SSL* ssl = conn->tls->native_handle();
     const std::string& host = endpoint_.host;
     // Hostname verification is ours to ask for: OpenSSL checks only the chain unless told the name.
-    bool name_set = IsIpLiteral(host) ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host.c_str()) == 1
-                                      : SSL_set1_host(ssl, host.c_str()) == 1 &&
-                                            SSL_set_tlsext_host_name(ssl, host.c_str()) == 1;
+    bool name_set = IsIpLiteral(host)
+                        ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host.c_str()) == 1
+                        : SSL_set1_host(ssl, host.c_str()) == 1 && SSL_set_tlsext_host_name(ssl, host.c_str()) == 1;
     if (!name_set) return Fail(ex, FailureStage::kTlsHandshake, "cannot set the expected TLS host name " + host);
     Connection* raw = conn.get();  // the callback runs only inside this connection's handshake
     conn->tls->set_verify_callback([raw](bool preverified, ssl::verify_context& vc) {
@@ -463,14 +477,17 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
     SSL* ssl = conn->tls->native_handle();
     if (conn->verify_failure.error != 0) {
       ex->outcome.peer_certificate = conn->verify_failure.cert;
-      return Fail(ex, FailureStage::kTlsVerify, "TLS certificate of " + where + " refused: " +
-                                                    internal::DescribeVerifyFailure(conn->verify_failure, endpoint_.host));
+      return Fail(ex, FailureStage::kTlsVerify,
+                  "TLS certificate of " + where +
+                      " refused: " + internal::DescribeVerifyFailure(conn->verify_failure, endpoint_.host));
     }
     if (ec == beast::error::timeout) {
       return Fail(ex, FailureStage::kTimeout,
                   "TLS handshake with " + where + " did not finish within " + Seconds(options_.connect_timeout));
     }
-    if (ec) return Fail(ex, FailureStage::kTlsHandshake, "TLS handshake with " + where + " failed: " + internal::DescribeTlsError(ec));
+    if (ec)
+      return Fail(ex, FailureStage::kTlsHandshake,
+                  "TLS handshake with " + where + " failed: " + internal::DescribeTlsError(ec));
     // Belt and braces: never write a request to a peer OpenSSL did not verify.
     X509* peer = SSL_get0_peer_certificate(ssl);
     if (peer == nullptr || SSL_get_verify_result(ssl) != X509_V_OK) {
@@ -525,20 +542,23 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
     if (ec) {
       if (ec != beast::error::timeout && CanRetry(*ex)) return Retry(ex, ec);
       if (ec == beast::error::timeout) {
-        return Fail(ex, FailureStage::kTimeout,
-                    "sending to " + endpoint_.HostPort() + " did not finish within " + Seconds(options_.request_timeout));
+        return Fail(
+            ex, FailureStage::kTimeout,
+            "sending to " + endpoint_.HostPort() + " did not finish within " + Seconds(options_.request_timeout));
       }
       return Fail(ex, FailureStage::kWrite, "sending to " + endpoint_.HostPort() + " failed: " + ec.message());
     }
     ex->parser.emplace();
     ex->parser->body_limit(options_.max_response_bytes);
     ex->parser->header_limit(options_.max_header_bytes);
+    if (ex->wire.method() == bhttp::verb::head) ex->parser->skip(true);  // a HEAD answer has no body
     uint64_t gen = generation_;
     WithStream(*conn, [&](auto& stream) {
-      bhttp::async_read(stream, conn->buffer, *ex->parser, [self = shared_from_this(), ex, conn, gen](error_code ec, size_t) {
-        if (gen != self->generation_) return;
-        self->OnRead(ex, conn, ec);
-      });
+      bhttp::async_read(stream, conn->buffer, *ex->parser,
+                        [self = shared_from_this(), ex, conn, gen](error_code ec, size_t) {
+                          if (gen != self->generation_) return;
+                          self->OnRead(ex, conn, ec);
+                        });
     });
   }
 
@@ -560,8 +580,9 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
       bool nothing_read = !ex->parser->got_some() && conn->buffer.size() == 0;
       if (nothing_read && IsConnectionDrop(ec) && CanRetry(*ex)) return Retry(ex, ec);
       if (ec == bhttp::error::body_limit) {
-        return Fail(ex, FailureStage::kTooLarge,
-                    "response from " + where + " is larger than " + std::to_string(options_.max_response_bytes) + " bytes");
+        return Fail(
+            ex, FailureStage::kTooLarge,
+            "response from " + where + " is larger than " + std::to_string(options_.max_response_bytes) + " bytes");
       }
       if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
         return Fail(ex, FailureStage::kTooLarge,
@@ -572,8 +593,8 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
         return Fail(ex, FailureStage::kTimeout,
                     "no complete response from " + where + " within " + Seconds(options_.request_timeout));
       }
-      if (ec.category() == bhttp::make_error_code(bhttp::error::bad_version).category() && ec != bhttp::error::end_of_stream &&
-          ec != bhttp::error::partial_message) {
+      if (ec.category() == bhttp::make_error_code(bhttp::error::bad_version).category() &&
+          ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
         return Fail(ex, FailureStage::kProtocol, where + " sent a malformed HTTP response (" + ec.message() + ")");
       }
       if (ec.category() == asio::error::get_ssl_category() && ec != ssl::error::stream_truncated) {
@@ -582,8 +603,8 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
                     "TLS session with " + where + " failed: " + internal::DescribeTlsError(ec));
       }
       if (IsConnectionDrop(ec) || ec == bhttp::error::partial_message) {
-        return Fail(ex, FailureStage::kRead, where + " closed the connection before a complete response (" +
-                                                 ec.message() + ")");
+        return Fail(ex, FailureStage::kRead,
+                    where + " closed the connection before a complete response (" + ec.message() + ")");
       }
       return Fail(ex, FailureStage::kRead, "receiving from " + where + " failed: " + ec.message());
     }
@@ -614,7 +635,8 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
     ex->outcome.stage = stage;
     ex->outcome.error = std::move(error);
     ex->outcome.response.reset();
-    Log(spdlog::level::debug, ex->request.method + " " + base_url_ + ex->request.target + " failed (" + FailureStageName(stage) + "): " + ex->outcome.error);
+    Log(spdlog::level::debug, ex->request.method + " " + base_url_ + ex->request.target + " failed (" +
+                                  FailureStageName(stage) + "): " + ex->outcome.error);
     Finish(ex);
   }
 
@@ -678,7 +700,9 @@ Client::Client(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Client::~Client() { impl_->Close(/*drop_callbacks=*/true); }
 
-void Client::Send(Request request, std::function<void(Outcome)> done) { impl_->Send(std::move(request), std::move(done)); }
+void Client::Send(Request request, std::function<void(Outcome)> done) {
+  impl_->Send(std::move(request), std::move(done));
+}
 
 void Client::Close() { impl_->Close(/*drop_callbacks=*/false); }
 

@@ -31,18 +31,19 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 struct ClientOptions {
   std::string base_url;  // "https://host[:port][/base]": every Request::target is appended to its path
   std::chrono::milliseconds connect_timeout{10'000};  // DNS + TCP + proxy CONNECT + TLS handshake, together
-  std::chrono::milliseconds request_timeout{60'000};  // the whole request, connecting included
+  std::chrono::milliseconds request_timeout{60'000};  // the whole request, connecting included (from
+                                                      // when it leaves the queue, not from Send())
   std::chrono::milliseconds idle_timeout{30'000};     // a kept-alive connection idle longer is not reused
-  std::string ca_file;      // extra PEM CA bundle, trusted besides the system store
-  std::string client_cert;  // mTLS certificate chain (PEM); empty: none
-  std::string client_key;   // mTLS private key (PEM)
-  std::string proxy;        // "http://[user:pass@]host:port"; empty: direct
-  std::string no_proxy;     // hosts reached directly even with a proxy (see NoProxyMatches in url.h)
-  bool allow_insecure_http = false;          // http:// to a non-loopback host (secrets still refused)
-  uint64_t max_response_bytes = 8u << 20;    // response body limit
-  uint32_t max_header_bytes = 64u << 10;     // response header limit
-  size_t max_queued = 8;                     // requests waiting behind the one in flight
-  std::string user_agent;                    // sent unless the request sets its own
+  std::string ca_file;                                // extra PEM CA bundle, trusted besides the system store
+  std::string client_cert;                            // mTLS certificate chain (PEM); empty: none
+  std::string client_key;                             // mTLS private key (PEM)
+  std::string proxy;                 // "http://[user:pass@]host:port"; empty: direct (config fills it from HTTPS_PROXY)
+  std::string no_proxy;              // hosts reached directly even with a proxy (see NoProxyMatches in url.h)
+  bool allow_insecure_http = false;  // http:// to a non-loopback host (secrets still refused)
+  uint64_t max_response_bytes = 8u << 20;  // response body limit
+  uint32_t max_header_bytes = 64u << 10;   // response header limit
+  size_t max_queued = 8;                   // requests waiting behind the one in flight
+  std::string user_agent;                  // sent unless the request sets its own
   // Header names whose values are secrets: never logged, refused on unsafe plain-text hops.
   std::vector<std::string> secret_headers = {"X-Bridge-Agent-Key", "Authorization"};
   const Clock* clock = nullptr;  // borrowed, must outlive the client; null: the system clock
@@ -88,7 +89,7 @@ const char* FailureStageName(FailureStage stage);
 
 // What the server's certificate said, when the TLS handshake got far enough to see it.
 struct PeerCertificate {
-  std::string subject;             // RFC 2253, e.g. "CN=api.opescare.com,O=OpesCare"
+  std::string subject;  // RFC 2253, e.g. "CN=api.opescare.com,O=OpesCare"
   std::string issuer;
   std::vector<std::string> names;  // subjectAltName DNS names and IP addresses
   std::chrono::system_clock::time_point not_before{};

@@ -8,7 +8,6 @@
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ssl/error.hpp>
-
 #include <ctime>
 
 #include "agent/util/clock.h"
@@ -134,8 +133,8 @@ std::string DescribeVerifyFailure(const VerifyFailure& f, std::string_view host)
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
       return "certificate issuer (" + c.issuer + ") is not a trusted CA; add it to http.ca_file";
     default:
-      return std::string(X509_verify_cert_error_string(f.error)) + " (depth " + std::to_string(f.depth) +
-             ", subject " + c.subject + ")";
+      return std::string(X509_verify_cert_error_string(f.error)) + " (depth " + std::to_string(f.depth) + ", subject " +
+             c.subject + ")";
   }
 }
 

@@ -4,12 +4,11 @@
 
 #include <openssl/types.h>
 
+#include <boost/asio/ssl/context.hpp>
+#include <boost/system/error_code.hpp>
 #include <memory>
 #include <string>
 #include <string_view>
-
-#include <boost/asio/ssl/context.hpp>
-#include <boost/system/error_code.hpp>
 
 #include "agent/http/client.h"
 #include "agent/util/status.h"

@@ -1,9 +1,8 @@
 // Parsing of base and proxy URLs and the loopback / NO_PROXY rules (see url.h).
 #include "agent/http/url.h"
 
-#include <boost/asio/ip/address.hpp>
-
 #include <algorithm>
+#include <boost/asio/ip/address.hpp>
 #include <cctype>
 #include <charconv>
 
@@ -103,7 +102,8 @@ Result<Endpoint> ParseBaseUrl(std::string_view url) {
     return InvalidArgument("unsupported URL scheme '" + e.scheme + "' (use https)");
   }
   std::string_view rest = url.substr(sep + 3);
-  if (rest.find_first_of("?#") != std::string_view::npos) return InvalidArgument("URL must not have a query or fragment");
+  if (rest.find_first_of("?#") != std::string_view::npos)
+    return InvalidArgument("URL must not have a query or fragment");
   size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
   if (authority.find('@') != std::string_view::npos) return InvalidArgument("URL must not contain user:password@");

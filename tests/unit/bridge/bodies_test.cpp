@@ -3,7 +3,6 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
-
 #include <vector>
 
 #include "agent/bridge/heartbeat.h"
@@ -55,8 +54,9 @@ TEST(ClassifyHeartbeat, ConnectionStates) {
   EXPECT_EQ(ClassifyHeartbeat(200, "{}", FailureStage::kNone, "", 0).state, ConnectionState::kConnected);
   EXPECT_EQ(ClassifyHeartbeat(204, "", FailureStage::kNone, "", 0).state, ConnectionState::kConnected);
 
-  HeartbeatResult unauthorized = ClassifyHeartbeat(
-      401, R"({"error":"bridge_token_invalid","message":"Agent key revoked","status":401})", FailureStage::kNone, "", 0);
+  HeartbeatResult unauthorized =
+      ClassifyHeartbeat(401, R"({"error":"bridge_token_invalid","message":"Agent key revoked","status":401})",
+                        FailureStage::kNone, "", 0);
   EXPECT_EQ(unauthorized.state, ConnectionState::kUnauthorized);
   ASSERT_TRUE(unauthorized.error.has_value());
   EXPECT_EQ(unauthorized.error->error, "bridge_token_invalid");
@@ -64,8 +64,7 @@ TEST(ClassifyHeartbeat, ConnectionStates) {
   EXPECT_EQ(unauthorized.fix, "re-generate the agent key in the OpesCare admin panel");
   EXPECT_EQ(ClassifyHeartbeat(403, "", FailureStage::kNone, "", 0).state, ConnectionState::kUnauthorized);
 
-  HeartbeatResult facility =
-      ClassifyHeartbeat(404, R"({"error":"facility_not_found"})", FailureStage::kNone, "", 0);
+  HeartbeatResult facility = ClassifyHeartbeat(404, R"({"error":"facility_not_found"})", FailureStage::kNone, "", 0);
   EXPECT_EQ(facility.state, ConnectionState::kConfigError);
   EXPECT_NE(facility.fix.find("facility_id"), std::string::npos);
   EXPECT_EQ(ClassifyHeartbeat(422, "", FailureStage::kNone, "", 0).state, ConnectionState::kConfigError);
@@ -108,8 +107,7 @@ TEST(SyncBody, BuildsTheDocumentedShape) {
       {"r_1", "patient", "patients_20261129.csv", 2, R"({"first_name":"Marie","last_name":"Fouda"})"},
       {"r_2", "visit", "", 0, " {\"note\":\"line\\nbreak\"} "},
   };
-  SyncEnvelope env{"agt_123", "5f0c", "0193c7a2-6a1e-7cc4-9d1e-4f3b2a1c0d9e",
-                   Time(std::chrono::seconds(1764445200))};
+  SyncEnvelope env{"agt_123", "5f0c", "0193c7a2-6a1e-7cc4-9d1e-4f3b2a1c0d9e", Time(std::chrono::seconds(1764445200))};
   std::string body = BuildSyncBody(env, records);
   json::value v = json::parse(body);
   EXPECT_EQ(v.at("agent_id"), "agt_123");

@@ -4,12 +4,11 @@
 
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
-
-#include <boost/asio/io_context.hpp>
 #include <spdlog/logger.h>
 #include <spdlog/sinks/ostream_sink.h>
 
 #include <atomic>
+#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <sstream>
 
@@ -202,34 +201,53 @@ CertSpec Spec(std::chrono::seconds from, std::chrono::seconds until, std::vector
 
 INSTANTIATE_TEST_SUITE_P(
     Tls, BadCertificateTest,
-    ::testing::Values(
-        BadCertCase{"Expired", [] { return TlsWith(Pki().Issue(Spec(-48h, -24h))); }, "127.0.0.1",
-                    FailureStage::kTlsVerify, {"certificate has expired", "notAfter="}},
-        BadCertCase{"NotYetValid", [] { return TlsWith(Pki().Issue(Spec(24h, 48h))); }, "127.0.0.1",
-                    FailureStage::kTlsVerify, {"not yet valid", "notBefore="}},
-        BadCertCase{"WrongIp", [] { return TlsWith(Pki().Issue(Spec(-1h, 24h, {"other.example"}, {}))); },
-                    "127.0.0.1", FailureStage::kTlsVerify,
-                    {"hostname mismatch: certificate is for other.example, not 127.0.0.1"}},
-        BadCertCase{"WrongName",
-                    [] { return TlsWith(Pki().Issue(Spec(-1h, 24h, {"api.opescare.com"}, {"127.0.0.1"}))); },
-                    "localhost", FailureStage::kTlsVerify,
-                    {"hostname mismatch: certificate is for api.opescare.com, 127.0.0.1, not localhost"}},
-        BadCertCase{"SelfSigned", [] { return TlsWith(Pki().SelfSigned(CertSpec{})); }, "127.0.0.1",
-                    FailureStage::kTlsVerify, {"self-signed certificate", "http.ca_file"}},
-        BadCertCase{"UntrustedIssuer", [] { return TlsWith(Pki().Issue(CertSpec{}, /*by_untrusted_root=*/true)); },
-                    "127.0.0.1", FailureStage::kTlsVerify, {"OB Untrusted Root CA", "not a trusted CA"}},
-        BadCertCase{"UntrustedRootInChain",
-                    [] { return TlsWith(Pki().Issue(CertSpec{}, true), Pki().untrusted_root().cert); }, "127.0.0.1",
-                    FailureStage::kTlsVerify, {"untrusted root", "OB Untrusted Root CA"}},
-        BadCertCase{"OnlyTls10And11",
-                    [] {
-                      ServerTls t = TlsWith(Pki().Issue(CertSpec{}));
-                      t.min_version = TLS1_VERSION;
-                      t.max_version = TLS1_1_VERSION;
-                      t.legacy_seclevel = true;
-                      return t;
-                    },
-                    "127.0.0.1", FailureStage::kTlsHandshake, {"no TLS version 1.2 or newer"}}),
+    ::testing::Values(BadCertCase{"Expired",
+                                  [] { return TlsWith(Pki().Issue(Spec(-48h, -24h))); },
+                                  "127.0.0.1",
+                                  FailureStage::kTlsVerify,
+                                  {"certificate has expired", "notAfter="}},
+                      BadCertCase{"NotYetValid",
+                                  [] { return TlsWith(Pki().Issue(Spec(24h, 48h))); },
+                                  "127.0.0.1",
+                                  FailureStage::kTlsVerify,
+                                  {"not yet valid", "notBefore="}},
+                      BadCertCase{"WrongIp",
+                                  [] { return TlsWith(Pki().Issue(Spec(-1h, 24h, {"other.example"}, {}))); },
+                                  "127.0.0.1",
+                                  FailureStage::kTlsVerify,
+                                  {"hostname mismatch: certificate is for other.example, not 127.0.0.1"}},
+                      BadCertCase{
+                          "WrongName",
+                          [] { return TlsWith(Pki().Issue(Spec(-1h, 24h, {"api.opescare.com"}, {"127.0.0.1"}))); },
+                          "localhost",
+                          FailureStage::kTlsVerify,
+                          {"hostname mismatch: certificate is for api.opescare.com, 127.0.0.1, not localhost"}},
+                      BadCertCase{"SelfSigned",
+                                  [] { return TlsWith(Pki().SelfSigned(CertSpec{})); },
+                                  "127.0.0.1",
+                                  FailureStage::kTlsVerify,
+                                  {"self-signed certificate", "http.ca_file"}},
+                      BadCertCase{"UntrustedIssuer",
+                                  [] { return TlsWith(Pki().Issue(CertSpec{}, /*by_untrusted_root=*/true)); },
+                                  "127.0.0.1",
+                                  FailureStage::kTlsVerify,
+                                  {"OB Untrusted Root CA", "not a trusted CA"}},
+                      BadCertCase{"UntrustedRootInChain",
+                                  [] { return TlsWith(Pki().Issue(CertSpec{}, true), Pki().untrusted_root().cert); },
+                                  "127.0.0.1",
+                                  FailureStage::kTlsVerify,
+                                  {"untrusted root", "OB Untrusted Root CA"}},
+                      BadCertCase{"OnlyTls10And11",
+                                  [] {
+                                    ServerTls t = TlsWith(Pki().Issue(CertSpec{}));
+                                    t.min_version = TLS1_VERSION;
+                                    t.max_version = TLS1_1_VERSION;
+                                    t.legacy_seclevel = true;
+                                    return t;
+                                  },
+                                  "127.0.0.1",
+                                  FailureStage::kTlsHandshake,
+                                  {"no TLS version 1.2 or newer"}}),
     [](const ::testing::TestParamInfo<BadCertCase>& info) { return std::string(info.param.name); });
 
 TEST_F(ClientTest, TestCaIsNotTrustedWithoutCaFile) {
@@ -335,8 +353,9 @@ TEST_F(ClientTest, ConnectionCloseIsHonoured) {
 
 TEST_F(ClientTest, ServerClosedIdleConnectionIsReplacedTransparently) {
   // The server closes after each response without saying so: the idle connection is dead on reuse.
-  TestServer server(TlsWith(Pki().Issue(CertSpec{})),
-                    [](const ReceivedRequest&) { return Reply{HttpResponse(200, "{}"), /*close_after=*/true}; });
+  TestServer server(TlsWith(Pki().Issue(CertSpec{})), [](const ReceivedRequest&) {
+    return Reply{HttpResponse(200, "{}"), /*close_after=*/true};
+  });
   auto client = Make(Options(server.port()));
   ASSERT_TRUE(SendAndWait(*client, Heartbeat()).ok());
   std::this_thread::sleep_for(100ms);  // let the FIN arrive
@@ -400,7 +419,8 @@ TEST_F(ClientTest, GarbageResponseIsAProtocolError) {
 
 TEST_F(ClientTest, OversizedBodyIsCutOffAtTheLimit) {
   const std::string big(10 << 20, 'x');
-  TestServer server(TlsWith(Pki().Issue(CertSpec{})), [&](const ReceivedRequest&) { return Reply{HttpResponse(200, big)}; });
+  TestServer server(TlsWith(Pki().Issue(CertSpec{})),
+                    [&](const ReceivedRequest&) { return Reply{HttpResponse(200, big)}; });
   ClientOptions options = Options(server.port());
   options.max_response_bytes = 1 << 20;
   auto client = Make(options);

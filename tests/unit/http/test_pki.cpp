@@ -90,8 +90,8 @@ Pem Make(const CertSpec& spec, bool ca, X509* issuer_cert, EVP_PKEY* issuer_key)
   X509_NAME* name = X509_get_subject_name(cert.get());
   X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("OpesCare Bridge Tests"),
                              -1, -1, 0);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>(spec.common_name.c_str()), -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(spec.common_name.c_str()),
+                             -1, -1, 0);
   X509_set_issuer_name(cert.get(), issuer_cert ? X509_get_subject_name(issuer_cert) : name);
   X509_set_pubkey(cert.get(), key.get());
   X509* issuer_for_ext = issuer_cert ? issuer_cert : cert.get();

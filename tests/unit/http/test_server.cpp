@@ -4,6 +4,9 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -11,18 +14,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/ssl.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <ctime>
 #include <chrono>
+#include <ctime>
 #include <fstream>
 #include <stdexcept>
-
 
 extern char** environ;
 
@@ -213,8 +211,9 @@ void TestServer::Serve(int fd, int connection) {
   auto write_all = [&](const std::string& data) {
     size_t off = 0;
     while (off < data.size() && !stop_) {
-      long n = ssl != nullptr ? SSL_write(ssl, data.data() + off, static_cast<int>(std::min<size_t>(data.size() - off, 1 << 16)))
-                              : send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+      long n = ssl != nullptr
+                   ? SSL_write(ssl, data.data() + off, static_cast<int>(std::min<size_t>(data.size() - off, 1 << 16)))
+                   : send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
       if (n <= 0) return;
       off += static_cast<size_t>(n);
     }
@@ -283,7 +282,9 @@ void TestServer::Serve(int fd, int connection) {
   cleanup();
 }
 
-bool Tinyproxy::Available() { return access("/usr/bin/tinyproxy", X_OK) == 0 || access("/usr/sbin/tinyproxy", X_OK) == 0; }
+bool Tinyproxy::Available() {
+  return access("/usr/bin/tinyproxy", X_OK) == 0 || access("/usr/sbin/tinyproxy", X_OK) == 0;
+}
 
 uint16_t UnusedLoopbackPort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);

@@ -55,9 +55,9 @@ class TestServer {
 
   uint16_t port() const { return port_; }
   int connections() const { return connections_.load(); }
-  int handshakes() const { return handshakes_.load(); }                // completed on the server side
+  int handshakes() const { return handshakes_.load(); }  // completed on the server side
   int failed_handshakes() const { return failed_handshakes_.load(); }
-  size_t application_bytes() const { return app_bytes_.load(); }      // decrypted (or plain) bytes read
+  size_t application_bytes() const { return app_bytes_.load(); }  // decrypted (or plain) bytes read
   std::vector<ReceivedRequest> requests() const;
   std::string last_sni() const;
   std::string last_client_subject() const;  // subject of the client certificate, "" if none

@@ -58,8 +58,8 @@ TEST(ParseProxyUrl, WithAndWithoutCredentials) {
 }
 
 TEST(IsLoopbackHost, NamesAndLiterals) {
-  for (const char* h : {"localhost", "LOCALHOST", "localhost.", "127.0.0.1", "127.1.2.3", "::1", "[::1]",
-                        "::ffff:127.0.0.1"}) {
+  for (const char* h :
+       {"localhost", "LOCALHOST", "localhost.", "127.0.0.1", "127.1.2.3", "::1", "[::1]", "::ffff:127.0.0.1"}) {
     EXPECT_TRUE(IsLoopbackHost(h)) << h;
   }
   for (const char* h : {"api.opescare.com", "10.0.0.1", "128.0.0.1", "::2", "localhost.example.com", "0.0.0.0", ""}) {

@@ -109,12 +109,16 @@ class Simulator:
     agent_hashes: {agent_id: sha256hex} for keys the test does not want to hold;
     facilities: known facility ids (empty: any); clock_offset: seconds added to the simulator's clock;
     https/http: whether those listeners exist; *_port: fixed ports (0 = ephemeral);
-    faults: a fault patch applied at start (through --faults-file); extra_args: more flags.
+    faults: a fault patch applied at start (through --faults-file); extra_args: more flags;
+    cert_file/key_file: serve this certificate instead of one made at start, trusted through ca_file
+    (default: cert_file itself, right for a self-signed certificate).
+    After start(), ca_file is the PEM file an agent should trust, or None when there is no HTTPS listener.
     """
 
     def __init__(self, tmpdir=None, agents=None, agent_hashes=None, facilities=(), clock_offset=0,
                  timestamp_window=None, https=True, http=True, https_port=0, http_port=0, admin_port=0,
-                 faults=None, extra_args=(), binary=None, startup_timeout=20.0, name="simulator"):
+                 faults=None, extra_args=(), binary=None, startup_timeout=20.0, name="simulator",
+                 cert_file=None, key_file=None, ca_file=None):
         self.tmpdir = tmpdir or e2e_tmpdir()
         os.makedirs(self.tmpdir, exist_ok=True)
         self.agents = dict(agents or {})
@@ -133,7 +137,8 @@ class Simulator:
         self.name = name
         self.ready_file = os.path.join(self.tmpdir, name + ".ready.json")
         self.log_path = os.path.join(self.tmpdir, name + ".log")
-        self.ca_file = os.path.join(self.tmpdir, name + "-ca.pem")
+        self.cert_file, self.key_file = cert_file, key_file
+        self.ca_file = ca_file or cert_file or os.path.join(self.tmpdir, name + "-ca.pem")
         self.proc = None
         self.ready = None
         self._ssl_context = None
@@ -141,9 +146,13 @@ class Simulator:
     # ---- process ----------------------------------------------------------------------------------------
 
     def command(self):
-        args = [self.binary, "--bind", LOOPBACK, "--ready-file", self.ready_file, "--ca-out", self.ca_file,
+        args = [self.binary, "--bind", LOOPBACK, "--ready-file", self.ready_file,
                 "--https-port", str(self._wanted_ports["https"]), "--http-port", str(self._wanted_ports["http"]),
                 "--admin-port", str(self._wanted_ports["admin"]), "--clock-offset", str(int(self.clock_offset))]
+        if self.cert_file:
+            args += ["--cert", self.cert_file, "--key", self.key_file]
+        elif self.use_https:
+            args += ["--ca-out", self.ca_file]
         for agent_id, key in self.agents.items():
             args += ["--agent", "%s:%s" % (agent_id, sha256_hex(key))]
         for agent_id, digest in self.agent_hashes.items():
@@ -180,6 +189,8 @@ class Simulator:
             time.sleep(0.02)
         with open(self.ready_file) as f:
             self.ready = json.load(f)
+        if not self.use_https:
+            self.ca_file = None
         self._ssl_context = None
         return self
 

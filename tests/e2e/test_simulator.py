@@ -4,7 +4,6 @@ Run: OB_SIMULATOR=.../opescare-simulator python3 -m unittest -v test_simulator (
 """
 
 import email.utils
-import gzip
 import http.client
 import json
 import os
@@ -666,6 +665,14 @@ class ProcessTest(unittest.TestCase):
                 self.assertIn("stopped", sim.log_text())
                 shutil.rmtree(tmp, ignore_errors=True)
 
+    def test_plain_http_only(self):
+        tmp = e2e_tmpdir("test-simulator-plain-")
+        with Simulator(tmp, agents={AGENT: KEY}, https=False) as sim:
+            self.assertEqual((sim.https_port, sim.ca_file), (-1, None))
+            self.assertTrue(sim.url.startswith("http://127.0.0.1:"))
+            self.assertEqual(sim.heartbeat(AGENT, KEY, tls=False).status, 200)
+        shutil.rmtree(tmp, ignore_errors=True)
+
     def test_read_timeout_closes_idle_connections(self):
         tmp = e2e_tmpdir("test-simulator-idle-")
         with Simulator(tmp, agents={AGENT: KEY}, extra_args=["--read-timeout", "1"]) as sim:
@@ -688,10 +695,10 @@ class ProcessTest(unittest.TestCase):
                         "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost",
                         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
                        check=True, capture_output=True, timeout=30)
-        sim = Simulator(tmp, agents={AGENT: KEY}, extra_args=["--cert", cert, "--key", key]).start()
+        sim = Simulator(tmp, agents={AGENT: KEY}, cert_file=cert, key_file=key).start()
         try:
-            self.assertIsNone(sim.ready["ca_file"])
-            sim.ca_file = cert  # self-signed: the certificate is its own trust anchor
+            self.assertIsNone(sim.ready["ca_file"])  # nothing made at start
+            self.assertEqual(sim.ca_file, cert)  # self-signed: the certificate is its own trust anchor
             self.assertEqual(sim.heartbeat(AGENT, KEY).status, 200)
             port = sim.https_port
             sim.restart()

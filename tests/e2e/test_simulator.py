@@ -18,7 +18,7 @@ import uuid
 import warnings
 
 from simulator import (HEARTBEAT_PATH, SYNC_PATH, Simulator, SimulatorError, e2e_tmpdir, make_agent_key, patient,
-                       sha256_hex, wait_until)
+                       sha256_hex, simulator_binary, wait_until)
 
 AGENT = "agt_test"
 KEY, KEY_HASH = make_agent_key()
@@ -284,14 +284,14 @@ class FacilityAndAgentsTest(unittest.TestCase):
         for args in (["--agent", "nohash"], ["--agent", "a:1234"], ["--bind", "0.0.0.0"],
                      ["--bind", "192.0.2.1"], ["--tls-min-version", "9"]):
             with self.subTest(args=args):
-                proc = subprocess.run([Simulator(tmp).binary, "--ready-file", os.path.join(tmp, "r")] + args,
+                proc = subprocess.run([simulator_binary(), "--ready-file", os.path.join(tmp, "r")] + args,
                                       capture_output=True, timeout=20)
                 self.assertNotEqual(proc.returncode, 0)
                 self.assertFalse(os.path.exists(os.path.join(tmp, "r")))
         shutil.rmtree(tmp, ignore_errors=True)
 
     def test_help_documents_flags_and_admin_api(self):
-        proc = subprocess.run([Simulator(e2e_tmpdir()).binary, "--help"], capture_output=True, timeout=20, text=True)
+        proc = subprocess.run([simulator_binary(), "--help"], capture_output=True, timeout=20, text=True)
         self.assertEqual(proc.returncode, 0)
         for word in ("--https-port", "--agent", "--clock-offset", "--ca-out", "/_sim/stats", "/_sim/faults",
                      "reset_after_processing", "reject_ids_batch_status", "outage_seconds", "max_body_bytes"):

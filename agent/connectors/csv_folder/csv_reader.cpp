@@ -29,25 +29,46 @@ std::string DescribeRowProblem(CsvRowProblem problem, const CsvLimits& limits) {
 
 char SniffDelimiter(std::string_view first_line) {
   size_t comma = 0, semicolon = 0, tab = 0;
-  bool quoted = false;
-  for (char c : first_line) {
-    if (c == '"') {
-      quoted = !quoted;
-    } else if (!quoted) {
-      if (c == '\r' || c == '\n') break;
-      if (c == ',') ++comma;
-      if (c == ';') ++semicolon;
-      if (c == '\t') ++tab;
+  // Quotes as the reader sees them: they open a quoted name only at the start of a field.
+  bool quoted = false, field_start = true;
+  for (size_t i = 0; i < first_line.size(); ++i) {
+    char c = first_line[i];
+    if (c == '\r' || c == '\n') break;  // even inside quotes: a header name never spans lines
+    if (quoted) {
+      if (c == '"') {
+        if (i + 1 < first_line.size() && first_line[i + 1] == '"') {
+          ++i;
+        } else {
+          quoted = false;
+        }
+      }
+      continue;
     }
+    if (c == '"' && field_start) {
+      quoted = true;
+      field_start = false;
+      continue;
+    }
+    field_start = c == ',' || c == ';' || c == '\t';
+    if (c == ',') ++comma;
+    if (c == ';') ++semicolon;
+    if (c == '\t') ++tab;
   }
   if (semicolon > comma && semicolon >= tab) return ';';
   if (tab > comma && tab > semicolon) return '\t';
   return ',';
 }
 
-CsvReader::CsvReader(ByteSource* source, CsvReaderOptions options)
-    : source_(source), options_(options), buf_(new char[options.chunk_bytes < 16 ? 16 : options.chunk_bytes]) {
+namespace {
+// The delimiter is sniffed from at most this much of the first line, whatever the read size, so that the
+// result depends on the file alone.
+constexpr size_t kSniffBytes = 64 * 1024;
+}  // namespace
+
+CsvReader::CsvReader(ByteSource* source, CsvReaderOptions options) : source_(source), options_(options) {
   if (options_.chunk_bytes < 16) options_.chunk_bytes = 16;
+  buffer_bytes_ = options_.chunk_bytes < kSniffBytes ? kSniffBytes : options_.chunk_bytes;
+  buf_.reset(new char[buffer_bytes_]);
 }
 
 CsvReader::~CsvReader() = default;
@@ -69,10 +90,10 @@ Result<bool> CsvReader::Fill() {
 Status CsvReader::Start() {
   started_ = true;
   // Gather the first line (or a full buffer) so the BOM and the delimiter can be seen.
-  while (!eof_ && end_ < options_.chunk_bytes) {
+  while (!eof_ && end_ < kSniffBytes) {
     if (end_ >= 3 && std::memchr(buf_.get(), '\n', end_) != nullptr) break;
     if (end_ >= 3 && std::memchr(buf_.get(), '\r', end_) != nullptr) break;
-    Result<size_t> n = source_->Read(buf_.get() + end_, options_.chunk_bytes - end_);
+    Result<size_t> n = source_->Read(buf_.get() + end_, buffer_bytes_ - end_);
     if (!n.ok()) return n.status();
     if (*n == 0) eof_ = true;
     end_ += *n;
@@ -85,8 +106,9 @@ Status CsvReader::Start() {
   } else if (end_ >= 2 && ((b[0] == 0xFF && b[1] == 0xFE) || (b[0] == 0xFE && b[1] == 0xFF))) {
     utf16_bom_ = true;
   }
+  size_t sniff_end = end_ < kSniffBytes ? end_ : kSniffBytes;
   delimiter_ = options_.delimiter != 0 ? options_.delimiter
-                                       : SniffDelimiter(std::string_view(buf_.get() + pos_, end_ - pos_));
+                                       : SniffDelimiter(std::string_view(buf_.get() + pos_, sniff_end - pos_));
   BuildTable();
   return Status::Ok();
 }
@@ -94,10 +116,10 @@ Status CsvReader::Start() {
 void CsvReader::BuildTable() {
   std::memset(special_, 0, sizeof special_);
   special_[static_cast<uint8_t>(delimiter_)] = 1;
-  special_['\r'] = special_['\n'] = special_[0] = 1;
+  for (uint8_t c : {uint8_t{'\r'}, uint8_t{'\n'}, uint8_t{0}}) special_[c] = 1;
   // Inside quotes the delimiter is ordinary and the quote is special.
   std::memset(quoted_special_, 0, sizeof quoted_special_);
-  quoted_special_['"'] = quoted_special_['\r'] = quoted_special_['\n'] = quoted_special_[0] = 1;
+  for (uint8_t c : {uint8_t{'"'}, uint8_t{'\r'}, uint8_t{'\n'}, uint8_t{0}}) quoted_special_[c] = 1;
 }
 
 Result<bool> CsvReader::Next(CsvRow* row) {
@@ -148,12 +170,14 @@ Result<bool> CsvReader::Next(CsvRow* row) {
     };
     auto append = [&](const char* p, size_t n) {
       if (discard || n == 0) return;
+      // Which limit the run crosses first, byte by byte, so that the verdict does not depend on how the
+      // input was split into reads.
+      size_t field_len = bytes.size() - field_start;
+      size_t field_room = limits.max_field_bytes > field_len ? limits.max_field_bytes - field_len : 0;
+      size_t row_room = limits.max_row_bytes > bytes.size() ? limits.max_row_bytes - bytes.size() : 0;
+      if (n > field_room && field_room <= row_room) return fail(CsvRowProblem::kFieldTooLong);
+      if (n > row_room) return fail(CsvRowProblem::kRowTooLong);
       bytes.append(p, n);
-      if (bytes.size() - field_start > limits.max_field_bytes) {
-        fail(CsvRowProblem::kFieldTooLong);
-      } else if (bytes.size() > limits.max_row_bytes) {
-        fail(CsvRowProblem::kRowTooLong);
-      }
     };
     auto end_field = [&]() {
       ++row->column_count;

@@ -93,6 +93,7 @@ class CsvReader {
   ByteSource* source_;
   CsvReaderOptions options_;
   std::unique_ptr<char[]> buf_;
+  size_t buffer_bytes_ = 0;  // chunk_bytes, but at least the delimiter sniffing window
   size_t pos_ = 0, end_ = 0;
   bool eof_ = false;
   bool started_ = false;
@@ -105,7 +106,8 @@ class CsvReader {
   uint8_t quoted_special_[256] = {};  // bytes that end a run inside quotes
 };
 
-// Picks ',' ';' or '\t' from a header line: the most frequent outside quotes, ',' on a tie or when none.
+// Picks ',' ';' or '\t' from the header line (up to the first line break): the most frequent outside
+// quotes, ',' on a tie or when none.
 char SniffDelimiter(std::string_view first_line);
 
 }  // namespace opescare::csv_folder

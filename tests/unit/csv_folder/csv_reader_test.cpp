@@ -40,9 +40,29 @@ TEST(SniffDelimiter, PicksTheMostFrequentOutsideQuotes) {
   EXPECT_EQ(SniffDelimiter("Prénom;Nom;Date de naissance"), ';');
   EXPECT_EQ(SniffDelimiter("a\tb\tc"), '\t');
   EXPECT_EQ(SniffDelimiter("\"a,b,c\";d;e"), ';');  // commas inside quotes do not count
+  EXPECT_EQ(SniffDelimiter("\"a,\"\"b,c\";d;e"), ';');  // nor after a doubled quote
+  EXPECT_EQ(SniffDelimiter("x;5\" a,b;c"), ';');      // a quote inside a name is just a character
   EXPECT_EQ(SniffDelimiter("a;b,c;d\n,,,,,,,"), ';');  // only the first line counts
   EXPECT_EQ(SniffDelimiter("single"), ',');
   EXPECT_EQ(SniffDelimiter("a,b;c"), ',');  // a tie goes to the comma
+}
+
+TEST(CsvReader, SniffingDependsOnTheFileAloneNotOnReadSizes) {
+  // Found by the fuzzer: a header longer than a read, and a quote opened in the header before its line end.
+  std::string long_header = std::string(40, 'a') + ";" + std::string(40, 'b') + ",c,d\n1;2,3,4\n";
+  std::string quoted_newline = "a\"b;c\nd\";e,f,g\n1,2,3\n";
+  for (const std::string& input : {long_header, quoted_newline}) {
+    char whole = 0;
+    ReadAll(input, {}, SIZE_MAX, &whole);
+    for (size_t max_read = 1; max_read < 20; ++max_read) {
+      CsvReaderOptions options;
+      options.chunk_bytes = 16;
+      char pieces = 0;
+      ReadAll(input, options, max_read, &pieces);
+      EXPECT_EQ(pieces, whole) << input << " read " << max_read;
+    }
+  }
+  EXPECT_EQ(SniffDelimiter("a\"b;c\nd\";e,f,g"), ';');  // the line ends at the newline, quoted or not
 }
 
 TEST(CsvReader, SniffsFromTheHeaderOrUsesTheForcedDelimiter) {
@@ -163,6 +183,25 @@ TEST(CsvReader, RowAboveFourMebibytesFails) {
   ASSERT_EQ(rows.size(), 3u);
   EXPECT_EQ(rows[1].problem, CsvRowProblem::kRowTooLong);
   EXPECT_EQ(rows[2].fields.size(), 5u);
+}
+
+TEST(CsvReader, WhichLimitFailsDoesNotDependOnReadSizes) {
+  // Found by the fuzzer: a long field that also takes the row over its limit. Byte by byte, the row
+  // limit is crossed first here (stored bytes exclude delimiters: 4 x 15 bytes, then the 5th byte of the
+  // last field makes 65, while that field is only 5 bytes long).
+  CsvReaderOptions small;
+  small.limits.max_field_bytes = 16;
+  small.limits.max_row_bytes = 64;
+  std::string f(15, 'x');
+  std::string input = "a,b,c,d,e\n" + f + "," + f + "," + f + "," + f + "," + std::string(40, 'y') + "\nok\n";
+  for (size_t max_read : {size_t{1}, size_t{3}, size_t{1000}}) {
+    for (size_t chunk : {size_t{16}, size_t{4096}}) {
+      small.chunk_bytes = chunk;
+      auto rows = ReadAll(input, small, max_read);
+      ASSERT_EQ(rows.size(), 3u);
+      EXPECT_EQ(rows[1].problem, CsvRowProblem::kRowTooLong) << max_read << " " << chunk;
+    }
+  }
 }
 
 TEST(CsvReader, MoreThanAThousandColumnsFails) {

@@ -160,6 +160,7 @@ class Agent {
   outbox::Stats outbox_stats_;
   std::optional<SysClock::time_point> last_sync_at_;
   status::History history_;
+  uint64_t history_delivered_sampled_ = 0;  // records delivered (counter) at the last history sample
   SteadyClock::time_point next_history_sample_ = SteadyClock::now();
   std::deque<status::RecentFile> recent_files_;
   std::vector<status::DeadLetter> dead_letters_;
@@ -397,6 +398,13 @@ status::StatusSnapshot Agent::Snapshot() const {
   s.ingest_paused = ingest_paused_;
   s.ingest_paused_reason = ingest_paused_reason_;
   s.history = history_.Points();
+  if (!s.history.empty()) {
+    // The interval still running ends the chart, so records delivered minutes ago show at once rather than at
+    // the next 5-minute sample (and "delivered in the last 24 h" agrees with the Delivered card).
+    uint64_t total = delivery_ ? static_cast<uint64_t>(delivery_->counters().records_delivered) : 0;
+    uint64_t since = total >= history_delivered_sampled_ ? total - history_delivered_sampled_ : total;
+    s.history.push_back({SysClock::now(), since, static_cast<uint64_t>(outbox_stats_.queued)});
+  }
   s.recent_files.assign(recent_files_.begin(), recent_files_.end());
   s.dead_letters = dead_letters_;
   return s;
@@ -466,8 +474,8 @@ void Agent::Tick() {
   asio::post(disk_, [this] { asio::post(net_, [this, t = SteadyClock::now()] { gate_.DiskWorkerAlive(t); }); });
   RefreshOutboxStats();
   if (now >= next_history_sample_) {
-    history_.Sample(SysClock::now(), delivery_ ? static_cast<uint64_t>(delivery_->counters().records_delivered) : 0,
-                    static_cast<uint64_t>(outbox_stats_.queued));
+    history_delivered_sampled_ = delivery_ ? static_cast<uint64_t>(delivery_->counters().records_delivered) : 0;
+    history_.Sample(SysClock::now(), history_delivered_sampled_, static_cast<uint64_t>(outbox_stats_.queued));
     next_history_sample_ = now + status::History::kDefaultInterval;
   }
   std::string line = StatusLine();

@@ -50,7 +50,8 @@ ENCOUNTER_REJECTED_ROW = 5
 # A file whose name matches no record type, and a patients file without its last_name column: both fail.
 UNKNOWN_ROWS = [["Anastasie", "Vorhees-Nkeng", "1988-02-14", "F", "+237 698 221 904"]]
 NOLAST_HEADER = ["first_name", "dob", "sex", "phone"]
-NOLAST_ROWS = [["Leocadie", "1990-04-08", "F", "+237 654 780 213"], ["Hyacinthe", "1970-10-10", "M", "+237 671 093 562"]]
+NOLAST_ROWS = [["Leocadie", "1990-04-08", "F", "+237 654 780 213"],
+               ["Hyacinthe", "1970-10-10", "M", "+237 671 093 562"]]
 # NDJSON records queued before the agent starts (ids given, so the server can be told to refuse one).
 NDJSON_PATIENTS = [
     ("nd-e2e-1", "Aurelienne", "Kamdem-Oyelaran", "+237 699 880 114"),
@@ -437,7 +438,8 @@ class StatusEndpointsTest(unittest.TestCase):
         els = browser.elements_by_id(dom)
         for s in (before, after):  # the figures of this state are stable; both reads must agree with the page
             self.assertEqual(els["state"]["attrs"]["data-state"], s["connection"]["state"])
-            self.assertEqual(int(els["pending"]["attrs"]["data-value"]), s["outbox"]["pending"] + s["outbox"]["in_batches"])
+            self.assertEqual(int(els["pending"]["attrs"]["data-value"]),
+                             s["outbox"]["pending"] + s["outbox"]["in_batches"])
             self.assertEqual(int(els["in-batches"]["attrs"]["data-value"]), s["outbox"]["in_batches"])
             self.assertEqual(int(els["dead"]["attrs"]["data-value"]), s["outbox"]["dead"])
             self.assertEqual(int(els["delivered"]["attrs"]["data-value"]), s["delivery"]["records"]["delivered"])

@@ -484,7 +484,8 @@ void Agent::Tick() {
     (void)notifier_.SetStatus(line);
   }
   if (stopping_) return;
-  tick_timer_.expires_after(std::chrono::seconds(1));
+  // Liveness for the watchdog and fresh figures for the page; changes refresh them at once anyway.
+  tick_timer_.expires_after(std::chrono::seconds(2));
   tick_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) Tick();
   });

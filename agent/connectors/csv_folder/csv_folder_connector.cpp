@@ -2,6 +2,7 @@
 #include "agent/connectors/csv_folder/csv_folder_connector.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <set>
 
 #include "agent/connectors/csv_folder/file_io.h"
@@ -24,6 +25,12 @@ Status CsvFolderConnector::Start() {
   if (!s.ok()) return s;
   s = processor_.PrepareFolders();
   if (!s.ok()) return s;
+  // A processed or failed folder that is the watch folder itself would feed files back in forever.
+  for (const std::string& folder : {options_.processing.processed_folder, options_.processing.failed_folder}) {
+    std::error_code ec;
+    if (std::filesystem::equivalent(options_.watch_folder, folder, ec))
+      return FailedPrecondition(folder + ": the processed and failed folders must not be the watch folder");
+  }
   watcher_status_ = watcher_->Start();
   if (!watcher_status_.ok()) watcher_ = NewScanOnlyWatcher();  // scans alone still find every file
   scan_due_ = true;

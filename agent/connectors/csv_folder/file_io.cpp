@@ -66,7 +66,11 @@ std::string FreeNameIn(const std::string& dir, const std::string& name, const st
   }
   std::time_t secs = static_cast<std::time_t>(UnixSeconds(now));
   std::tm tm{};
+#ifdef _WIN32
+  gmtime_s(&tm, &secs);
+#else
   gmtime_r(&secs, &tm);
+#endif
   char stamp[24];
   std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
   std::string base = head + "." + stamp;

@@ -220,6 +220,14 @@ TEST_F(ConnectorTest, ScanAloneFindsFilesWithoutWatcherEvents) {
   EXPECT_EQ(c->Poll().size(), 1u);
 }
 
+TEST_F(ConnectorTest, RefusesAProcessedFolderThatIsTheWatchFolder) {
+  ConnectorOptions options = Options();
+  options.processing.processed_folder = watch_ + "/.";
+  CsvFolderConnector c(options, &sink_, &clock_);
+  Status s = c.Start();
+  EXPECT_EQ(s.code(), Code::kFailedPrecondition) << s.ToString();
+}
+
 TEST(ConnectorOptions, FromConfigDefaultsAndErrors) {
   config::ConnectorConfig cfg;
   cfg.watch_folder = "/srv/in";

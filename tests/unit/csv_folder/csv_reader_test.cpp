@@ -145,7 +145,8 @@ TEST(CsvReader, Utf8BomIsSkippedAndUtf16BomIsFlagged) {
 }
 
 TEST(CsvReader, HighBytesAndNulMarkTheRowForDecoding) {
-  StringByteSource source(std::string("h\nabc\n\xE9t\xE9\na\0b\n", 14));
+  std::string input("h\nabc\n\xE9t\xE9\na\0b\n", 14);  // the source borrows it
+  StringByteSource source(input);
   CsvReader reader(&source, {});
   CsvRow row;
   ASSERT_TRUE(*reader.Next(&row));

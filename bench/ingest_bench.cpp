@@ -54,14 +54,14 @@ uint64_t Generate(const std::string& path, int64_t rows) {
   std::string line;
   char buf[256];
   for (int64_t i = 0; i < rows; ++i) {
-    int n = std::snprintf(buf, sizeof buf,
-                          "%s,%s-%06lld,19%02lld-%02lld-%02lld,%s,+2376900%05lld,%s,Quartier %lld,\"Rue %lld, porte %lld\",OC-%08lld,"
-                          "\"Suivi pr\xC3\xA9natal, contr\xC3\xB4le \xC3\xA0 3 mois\"\n",
-                          kFirst[i % 8], kLast[(i / 8) % 8], static_cast<long long>(i % 1000000),
-                          static_cast<long long>(50 + i % 50), static_cast<long long>(1 + i % 12),
-                          static_cast<long long>(1 + i % 28), i % 2 ? "male" : "female",
-                          static_cast<long long>(i % 100000), kCity[i % 4], static_cast<long long>(i % 97),
-                          static_cast<long long>(i % 1234), static_cast<long long>(i % 89), static_cast<long long>(i));
+    int n = std::snprintf(
+        buf, sizeof buf,
+        "%s,%s-%06lld,19%02lld-%02lld-%02lld,%s,+2376900%05lld,%s,Quartier %lld,\"Rue %lld, porte %lld\",OC-%08lld,"
+        "\"Suivi pr\xC3\xA9natal, contr\xC3\xB4le \xC3\xA0 3 mois\"\n",
+        kFirst[i % 8], kLast[(i / 8) % 8], static_cast<long long>(i % 1000000), static_cast<long long>(50 + i % 50),
+        static_cast<long long>(1 + i % 12), static_cast<long long>(1 + i % 28), i % 2 ? "male" : "female",
+        static_cast<long long>(i % 100000), kCity[i % 4], static_cast<long long>(i % 97),
+        static_cast<long long>(i % 1234), static_cast<long long>(i % 89), static_cast<long long>(i));
     out.write(buf, n);
   }
   out.close();
@@ -95,9 +95,12 @@ int main(int argc, char** argv) {
   std::string dir = std::filesystem::temp_directory_path().string();
   bool sqlite = true;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--rows") && i + 1 < argc) rows = std::atoll(argv[++i]);
-    else if (!std::strcmp(argv[i], "--dir") && i + 1 < argc) dir = argv[++i];
-    else if (!std::strcmp(argv[i], "--no-sqlite")) sqlite = false;
+    if (!std::strcmp(argv[i], "--rows") && i + 1 < argc)
+      rows = std::atoll(argv[++i]);
+    else if (!std::strcmp(argv[i], "--dir") && i + 1 < argc)
+      dir = argv[++i];
+    else if (!std::strcmp(argv[i], "--no-sqlite"))
+      sqlite = false;
     else {
       std::fprintf(stderr, "usage: %s [--rows N] [--dir DIR] [--no-sqlite]\n", argv[0]);
       return 2;

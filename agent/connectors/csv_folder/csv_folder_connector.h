@@ -29,12 +29,12 @@ namespace opescare::csv_folder {
 
 struct ConnectorOptions {
   std::string watch_folder = "./data/incoming";
-  std::string file_pattern = "*.csv";                 // glob, case-insensitive
-  std::chrono::milliseconds settle{2000};             // size and mtime unchanged this long before reading
-  std::chrono::milliseconds scan_interval{30000};     // backstop listing besides watcher events
-  std::chrono::milliseconds retry_initial{1000};      // first retry of a file that could not be done
-  std::chrono::milliseconds retry_max{60000};         // retries back off up to this
-  ProcessorOptions processing;                        // folders, types, encoding, delimiter, dates
+  std::string file_pattern = "*.csv";              // glob, case-insensitive
+  std::chrono::milliseconds settle{2000};          // size and mtime unchanged this long before reading
+  std::chrono::milliseconds scan_interval{30000};  // backstop listing besides watcher events
+  std::chrono::milliseconds retry_initial{1000};   // first retry of a file that could not be done
+  std::chrono::milliseconds retry_max{60000};      // retries back off up to this
+  ProcessorOptions processing;                     // folders, types, encoding, delimiter, dates
 };
 
 // connector.* of the configuration (with DefaultRecordTypes() when record_types is empty, and

@@ -17,12 +17,16 @@ std::string Size(size_t bytes) {
 
 std::string DescribeRowProblem(CsvRowProblem problem, const CsvLimits& limits) {
   switch (problem) {
-    case CsvRowProblem::kNone: return "";
-    case CsvRowProblem::kFieldTooLong: return "field longer than the limit of " + Size(limits.max_field_bytes);
-    case CsvRowProblem::kRowTooLong: return "row longer than the limit of " + Size(limits.max_row_bytes);
+    case CsvRowProblem::kNone:
+      return "";
+    case CsvRowProblem::kFieldTooLong:
+      return "field longer than the limit of " + Size(limits.max_field_bytes);
+    case CsvRowProblem::kRowTooLong:
+      return "row longer than the limit of " + Size(limits.max_row_bytes);
     case CsvRowProblem::kTooManyColumns:
       return "row has more columns than the limit of " + std::to_string(limits.max_columns);
-    case CsvRowProblem::kUnterminatedQuote: return "quoted field not closed before the end of the file";
+    case CsvRowProblem::kUnterminatedQuote:
+      return "quoted field not closed before the end of the file";
   }
   return "";
 }

@@ -30,7 +30,7 @@ struct CsvReaderOptions {
 
 enum class CsvRowProblem {
   kNone,
-  kFieldTooLong,       // problem_column says which field
+  kFieldTooLong,  // problem_column says which field
   kRowTooLong,
   kTooManyColumns,
   kUnterminatedQuote,  // a quoted field ran to the end of the file
@@ -46,9 +46,9 @@ struct CsvRow {
   // lines precede it. A text editor's line number finds the row.
   int64_t line = 0;
   CsvRowProblem problem = CsvRowProblem::kNone;
-  size_t problem_column = 0;   // 0-based field index for kFieldTooLong
-  bool needs_decoding = false; // some byte is >= 0x80 or NUL: fields must go through text_encoding
-  size_t column_count = 0;     // fields seen, even when the row is a problem and the fields were dropped
+  size_t problem_column = 0;    // 0-based field index for kFieldTooLong
+  bool needs_decoding = false;  // some byte is >= 0x80 or NUL: fields must go through text_encoding
+  size_t column_count = 0;      // fields seen, even when the row is a problem and the fields were dropped
 
   size_t size() const { return ends_.size(); }  // fields kept (0 for problem rows)
   // All fields' bytes back to back (field(i) are slices of it).

@@ -3,8 +3,8 @@
 
 namespace opescare::csv_folder {
 
-FileOutcome EnqueueFile(const std::string& path, const ProcessorOptions& options, RecordSink* sink,
-                        const Clock* clock, const ProgressCallback& progress) {
+FileOutcome EnqueueFile(const std::string& path, const ProcessorOptions& options, RecordSink* sink, const Clock* clock,
+                        const ProgressCallback& progress) {
   FileProcessor processor(options, sink, clock);
   Status folders = processor.PrepareFolders();
   if (!folders.ok()) {

@@ -11,7 +11,7 @@ namespace opescare::csv_folder {
 // Creates processed/ and failed/ if needed, then processes path like a settled file of the watch folder:
 // duplicate check, errors report, one transaction, move (unless options.move_source is false). A file the
 // outbox cannot take now (full, locked) comes back as kRetryLater with the status saying why.
-FileOutcome EnqueueFile(const std::string& path, const ProcessorOptions& options, RecordSink* sink,
-                        const Clock* clock, const ProgressCallback& progress = {});
+FileOutcome EnqueueFile(const std::string& path, const ProcessorOptions& options, RecordSink* sink, const Clock* clock,
+                        const ProgressCallback& progress = {});
 
 }  // namespace opescare::csv_folder

@@ -81,9 +81,12 @@ Result<DateFormat> ParseDateFormat(std::string_view name) {
 
 const char* DateFormatName(DateFormat format) {
   switch (format) {
-    case DateFormat::kIso: return "YYYY-MM-DD";
-    case DateFormat::kDayMonthYear: return "DD/MM/YYYY";
-    case DateFormat::kMonthDayYear: return "MM/DD/YYYY";
+    case DateFormat::kIso:
+      return "YYYY-MM-DD";
+    case DateFormat::kDayMonthYear:
+      return "DD/MM/YYYY";
+    case DateFormat::kMonthDayYear:
+      return "MM/DD/YYYY";
   }
   return "?";
 }
@@ -108,9 +111,15 @@ DateCheck NormalizeDate(std::string_view value, DateFormat format, char out[10])
   }
   int year = 0, month = 0, day = 0;
   switch (format) {
-    case DateFormat::kIso: year = a, month = b, day = c; break;
-    case DateFormat::kDayMonthYear: day = a, month = b, year = c; break;
-    case DateFormat::kMonthDayYear: month = a, day = b, year = c; break;
+    case DateFormat::kIso:
+      year = a, month = b, day = c;
+      break;
+    case DateFormat::kDayMonthYear:
+      day = a, month = b, year = c;
+      break;
+    case DateFormat::kMonthDayYear:
+      month = a, day = b, year = c;
+      break;
   }
   if (year < 1 || month < 1 || month > 12 || day < 1 || day > DaysInMonth(year, month))
     return DateCheck::kNotACalendarDate;
@@ -169,11 +178,21 @@ void AppendJsonString(std::string_view value, std::string* out) {
     out->append(value.data() + run, i - run);
     run = ++i;
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
       default: {
         char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
         out->append(esc, 6);

@@ -100,7 +100,8 @@ struct ReportWriter::Impl {
   std::string buffer;
 };
 
-ReportWriter::ReportWriter(std::string final_path) : final_path_(std::move(final_path)), impl_(std::make_unique<Impl>()) {}
+ReportWriter::ReportWriter(std::string final_path)
+    : final_path_(std::move(final_path)), impl_(std::make_unique<Impl>()) {}
 
 ReportWriter::~ReportWriter() {
   if (impl_->fd >= 0) {
@@ -172,7 +173,8 @@ Result<FileObservation> StatRegularFile(const std::string& path) {
 }
 
 Status MoveFileDurable(const std::string& from, const std::string& to) {
-  struct stat src {}, dst_dir {};
+  struct stat src {
+  }, dst_dir{};
   if (::stat(from.c_str(), &src) != 0) {
     if (errno == ENOENT) return NotFound(Errno("cannot move", from));
     return IoError(Errno("cannot stat", from));

@@ -34,7 +34,8 @@ std::string FileOutcome::Summary() const {
       break;
     case Kind::kRejected:
       s += "rejected, nothing queued";
-      if (rows_failed > 0) s += " (" + std::to_string(rows_failed) + " row" + (rows_failed == 1 ? "" : "s") + " failed)";
+      if (rows_failed > 0)
+        s += " (" + std::to_string(rows_failed) + " row" + (rows_failed == 1 ? "" : "s") + " failed)";
       break;
     case Kind::kRetryLater:
       s += "not processed yet";
@@ -69,8 +70,8 @@ void FileProcessor::MoveTo(const std::string& path, const std::string& folder, F
 
 FileOutcome FileProcessor::Reject(const std::string& path, FileOutcome out, const std::vector<RowError>& problems) {
   out.kind = FileOutcome::Kind::kRejected;
-  std::string name = FreeNameIn(options_.failed_folder, out.file_name + ".errors.csv", ".errors.csv",
-                                clock_->Now(), PathExists);
+  std::string name =
+      FreeNameIn(options_.failed_folder, out.file_name + ".errors.csv", ".errors.csv", clock_->Now(), PathExists);
   ReportWriter report(JoinPath(options_.failed_folder, name));
   for (const RowError& e : problems) {
     Status s = report.Add(e.row, e.column, e.reason);
@@ -97,9 +98,10 @@ FileOutcome FileProcessor::Process(const std::string& path, const ProgressCallba
   // The type comes from the name alone: a name matching no fragment needs no hashing.
   const TypeRule* rule = options_.types.Match(out.file_name);
   if (rule == nullptr)
-    return Reject(path, std::move(out),
-                  {RowError{0, "", "the file name matches no record type; known name fragments: " +
-                                       options_.types.KnownFragments()}});
+    return Reject(
+        path, std::move(out),
+        {RowError{0, "",
+                  "the file name matches no record type; known name fragments: " + options_.types.KnownFragments()}});
   out.record_type = rule->type;
   Result<bool> full = sink_->IsFull();
   if (!full.ok()) return RetryLater(std::move(out), full.status());
@@ -141,10 +143,9 @@ FileOutcome FileProcessor::Process(const std::string& path, const ProgressCallba
     MoveTo(path, options_.processed_folder, &out);
     if (!out.moved_to.empty()) {
       // The note is informative only: losing it to a crash loses nothing.
-      Status s = WriteFileAtomic(out.moved_to + ".duplicate",
-                                 "This file's content (SHA-256 " + out.sha256 +
-                                     ") was already queued; nothing was queued again.\n",
-                                 0640);
+      Status s = WriteFileAtomic(
+          out.moved_to + ".duplicate",
+          "This file's content (SHA-256 " + out.sha256 + ") was already queued; nothing was queued again.\n", 0640);
       (void)s;
     }
     return out;
@@ -168,8 +169,8 @@ FileOutcome FileProcessor::Process(const std::string& path, const ProgressCallba
   if (!header.ok()) return RetryLater(std::move(out), header.status());
   if (!header->empty()) return Reject(path, std::move(out), *header);
 
-  std::string report_name = FreeNameIn(options_.failed_folder, out.file_name + ".errors.csv", ".errors.csv",
-                                       clock_->Now(), PathExists);
+  std::string report_name =
+      FreeNameIn(options_.failed_folder, out.file_name + ".errors.csv", ".errors.csv", clock_->Now(), PathExists);
   ReportWriter report(JoinPath(options_.failed_folder, report_name));
   bool begun = false;
   auto abort = [&](Status why) {

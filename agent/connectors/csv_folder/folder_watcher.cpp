@@ -1,8 +1,8 @@
 // The event-less watcher: the connector relies on its periodic scan.
+#include "agent/connectors/csv_folder/folder_watcher.h"
+
 #include <condition_variable>
 #include <mutex>
-
-#include "agent/connectors/csv_folder/folder_watcher.h"
 
 namespace opescare::csv_folder {
 namespace {

@@ -19,8 +19,8 @@ struct Record {
 };
 
 struct FileInfo {
-  std::string name;         // as dropped, without the folder
-  std::string sha256;       // hex of the whole file's bytes
+  std::string name;    // as dropped, without the folder
+  std::string sha256;  // hex of the whole file's bytes
   uint64_t size_bytes = 0;
   std::string record_type;
 };

@@ -26,8 +26,7 @@ std::optional<std::string_view> CsvRecordStream::Decode(std::string_view raw, bo
     bool ascii = true;
     for (char c : raw)
       if (static_cast<uint8_t>(c) >= 0x80) ascii = false;
-    if (!ascii)
-      encoding_ = FindInvalidUtf8(raw) == std::string_view::npos ? Encoding::kUtf8 : Encoding::kWindows1252;
+    if (!ascii) encoding_ = FindInvalidUtf8(raw) == std::string_view::npos ? Encoding::kUtf8 : Encoding::kWindows1252;
   }
   if (encoding_ == Encoding::kUtf8 || encoding_ == Encoding::kAuto) {
     // Already UTF-8: check it in place, no copy.
@@ -120,9 +119,9 @@ Result<CsvRecordStream::Item> CsvRecordStream::Next() {
       if (!TrimValue(row_.field(i)).empty()) blank = false;
     if (blank) continue;  // e.g. ";;;;" lines Excel leaves below the data
     if (row_.size() != columns_.size()) {
-      AddError(line, "",
-               "row has " + std::to_string(row_.size()) + " fields but the header has " +
-                   std::to_string(columns_.size()));
+      AddError(
+          line, "",
+          "row has " + std::to_string(row_.size()) + " fields but the header has " + std::to_string(columns_.size()));
       ++rows_failed_;
       return Item::kRowErrors;
     }

@@ -27,9 +27,9 @@ struct RowError {
 };
 
 struct StreamParams {
-  std::string file_name;    // source.file of every record
-  std::string file_sha256;  // hex; record ids derive from it
-  TypeRule rule;            // from RecordTypeTable::Match
+  std::string file_name;                // source.file of every record
+  std::string file_sha256;              // hex; record ids derive from it
+  TypeRule rule;                        // from RecordTypeTable::Match
   Encoding encoding = Encoding::kAuto;  // kAuto: decided on the first non-ASCII cell (the file pipeline
                                         // decides for the whole file first, see Utf8Scanner)
   DateFormat date_format = DateFormat::kIso;

@@ -71,10 +71,14 @@ Result<Encoding> ParseEncoding(std::string_view name) {
 
 const char* EncodingName(Encoding encoding) {
   switch (encoding) {
-    case Encoding::kAuto: return "auto";
-    case Encoding::kUtf8: return "utf-8";
-    case Encoding::kWindows1252: return "windows-1252";
-    case Encoding::kLatin1: return "latin-1";
+    case Encoding::kAuto:
+      return "auto";
+    case Encoding::kUtf8:
+      return "utf-8";
+    case Encoding::kWindows1252:
+      return "windows-1252";
+    case Encoding::kLatin1:
+      return "latin-1";
   }
   return "?";
 }
@@ -86,9 +90,12 @@ std::string DecodeError::Describe(Encoding encoding) const {
   hex += kHex[byte & 15];
   if (byte == 0) return "NUL byte (binary data, or a UTF-16 file: export as UTF-8 or Windows-1252)";
   switch (encoding) {
-    case Encoding::kWindows1252: return "byte " + hex + " is undefined in Windows-1252";
-    case Encoding::kLatin1: return "byte " + hex + " is a control code, not a character, in Latin-1 (try windows-1252)";
-    default: return "invalid UTF-8 (byte " + hex + ")";
+    case Encoding::kWindows1252:
+      return "byte " + hex + " is undefined in Windows-1252";
+    case Encoding::kLatin1:
+      return "byte " + hex + " is a control code, not a character, in Latin-1 (try windows-1252)";
+    default:
+      return "invalid UTF-8 (byte " + hex + ")";
   }
 }
 

@@ -12,7 +12,7 @@
 namespace opescare::csv_folder {
 
 enum class Encoding {
-  kAuto,         // UTF-8 if the file is UTF-8, else Windows-1252 (see Utf8Scanner::Verdict)
+  kAuto,  // UTF-8 if the file is UTF-8, else Windows-1252 (see Utf8Scanner::Verdict)
   kUtf8,
   kWindows1252,  // Excel's default on French Windows; 0x81 0x8D 0x8F 0x90 0x9D are undefined
   kLatin1,       // ISO-8859-1; the C1 range 0x80-0x9F holds no characters and is refused

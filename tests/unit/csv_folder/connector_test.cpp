@@ -1,12 +1,11 @@
 // Tests for the watch folder: candidates, settling, arrival order, retries, inotify wake-ups, options.
-#include "agent/connectors/csv_folder/csv_folder_connector.h"
-
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <thread>
 
 #include "agent/config/config.h"
+#include "agent/connectors/csv_folder/csv_folder_connector.h"
 #include "test_support.h"
 
 namespace opescare::csv_folder {
@@ -254,7 +253,7 @@ TEST(ConnectorOptions, FromConfigDefaultsAndErrors) {
   EXPECT_EQ(o->processing.delimiter, ';');
   EXPECT_EQ(o->processing.encoding, Encoding::kWindows1252);
   EXPECT_EQ(o->processing.date_format, DateFormat::kDayMonthYear);
-  EXPECT_EQ(o->processing.types.Match("patients_x.csv"), nullptr);  
+  EXPECT_EQ(o->processing.types.Match("patients_x.csv"), nullptr);
   EXPECT_EQ(o->processing.types.Match("stock_x.csv")->type, "pharmacy_stock");
 
   cfg.delimiter = "tab";

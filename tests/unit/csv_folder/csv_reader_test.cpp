@@ -39,10 +39,10 @@ TEST(SniffDelimiter, PicksTheMostFrequentOutsideQuotes) {
   EXPECT_EQ(SniffDelimiter("a,b,c"), ',');
   EXPECT_EQ(SniffDelimiter("Prénom;Nom;Date de naissance"), ';');
   EXPECT_EQ(SniffDelimiter("a\tb\tc"), '\t');
-  EXPECT_EQ(SniffDelimiter("\"a,b,c\";d;e"), ';');  // commas inside quotes do not count
+  EXPECT_EQ(SniffDelimiter("\"a,b,c\";d;e"), ';');      // commas inside quotes do not count
   EXPECT_EQ(SniffDelimiter("\"a,\"\"b,c\";d;e"), ';');  // nor after a doubled quote
-  EXPECT_EQ(SniffDelimiter("x;5\" a,b;c"), ';');      // a quote inside a name is just a character
-  EXPECT_EQ(SniffDelimiter("a;b,c;d\n,,,,,,,"), ';');  // only the first line counts
+  EXPECT_EQ(SniffDelimiter("x;5\" a,b;c"), ';');        // a quote inside a name is just a character
+  EXPECT_EQ(SniffDelimiter("a;b,c;d\n,,,,,,,"), ';');   // only the first line counts
   EXPECT_EQ(SniffDelimiter("single"), ',');
   EXPECT_EQ(SniffDelimiter("a,b;c"), ',');  // a tie goes to the comma
 }

@@ -24,7 +24,7 @@ TEST(HeaderNames, AreTrimmedLowerCasedAndUnderscored) {
   EXPECT_EQ(NormalizeHeaderName("PRÉNOM"), "prénom");
   EXPECT_EQ(NormalizeHeaderName("ŒUVRE"), "œuvre");
   EXPECT_EQ(NormalizeHeaderName("Poids×Taille"), "poids×taille");  // × is not a letter
-  EXPECT_EQ(NormalizeHeaderName("a  b"), "a__b");                 // like the Python agent: no collapsing
+  EXPECT_EQ(NormalizeHeaderName("a  b"), "a__b");                  // like the Python agent: no collapsing
   EXPECT_EQ(NormalizeHeaderName("   "), "");
 }
 
@@ -103,11 +103,16 @@ TEST(Json, FastPathAgreesWithAByteByByteReference) {
     std::string out = "\"";
     for (char ch : v) {
       auto c = static_cast<unsigned char>(ch);
-      if (c == '"') out += "\\\"";
-      else if (c == '\\') out += "\\\\";
-      else if (c == '\n') out += "\\n";
-      else if (c == '\r') out += "\\r";
-      else if (c == '\t') out += "\\t";
+      if (c == '"')
+        out += "\\\"";
+      else if (c == '\\')
+        out += "\\\\";
+      else if (c == '\n')
+        out += "\\n";
+      else if (c == '\r')
+        out += "\\r";
+      else if (c == '\t')
+        out += "\\t";
       else if (c < 0x20) {
         char buf[8];
         std::snprintf(buf, sizeof buf, "\\u%04x", c);
@@ -119,7 +124,8 @@ TEST(Json, FastPathAgreesWithAByteByByteReference) {
     return out + "\"";
   };
   uint64_t seed = 12345;
-  const char alphabet[] = {'a', 'Z', ' ', '"', '\\', '\n', '\x01', '\x1f', '\x20', '\x7f', '\x80', '\xc3', '\xa9', '\xff', '\0'};
+  const char alphabet[] = {'a',    'Z',    ' ',    '"',    '\\',   '\n',   '\x01', '\x1f',
+                           '\x20', '\x7f', '\x80', '\xc3', '\xa9', '\xff', '\0'};
   for (int round = 0; round < 5000; ++round) {
     seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
     size_t len = (seed >> 33) % 40;

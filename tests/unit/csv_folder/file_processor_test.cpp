@@ -79,13 +79,15 @@ TEST_F(FileProcessorTest, QueuesValidRowsReportsInvalidOnesAndMovesTheFile) {
   EXPECT_EQ(sink_.records[0].data_json,
             R"({"first_name":"Marie","last_name":"Fouda","dob":"1990-07-22","sex":"female","phone":"+237690000001"})");
   EXPECT_EQ(sink_.records[1].source_row, 4);
-  EXPECT_EQ(sink_.records[1].data_json, R"({"first_name":"Awa","last_name":"Ndiaye","dob":"2001-02-03","sex":"female"})");
+  EXPECT_EQ(sink_.records[1].data_json,
+            R"({"first_name":"Awa","last_name":"Ndiaye","dob":"2001-02-03","sex":"female"})");
 
   EXPECT_EQ(ListNames(watch_), Names{});
   EXPECT_EQ(ListNames(dir_ / "processed"), Names{"patients_a.csv"});
   EXPECT_EQ(ReadBytes(dir_ / "processed/patients_a.csv"), kPatients);
   EXPECT_EQ(ListNames(dir_ / "failed"), Names{"patients_a.csv.errors.csv"});
-  EXPECT_EQ(ReadBytes(dir_ / "failed/patients_a.csv.errors.csv"), "row,column,reason\n3,dob,not a valid calendar date\n");
+  EXPECT_EQ(ReadBytes(dir_ / "failed/patients_a.csv.errors.csv"),
+            "row,column,reason\n3,dob,not a valid calendar date\n");
   EXPECT_EQ(out.report_path, dir_ / "failed/patients_a.csv.errors.csv");
   EXPECT_EQ(out.moved_to, dir_ / "processed/patients_a.csv");
 }
@@ -126,9 +128,8 @@ TEST_F(FileProcessorTest, NameTakenInProcessedGetsATimestampThenACounter) {
     FileOutcome out = Run("patients_daily.csv");
     ASSERT_EQ(out.kind, FileOutcome::Kind::kQueued) << out.Summary();
   }
-  EXPECT_EQ(ListNames(dir_ / "processed"),
-            (Names{"patients_daily.20261129T194000Z-2.csv", "patients_daily.20261129T194000Z.csv",
-                   "patients_daily.csv"}));
+  EXPECT_EQ(ListNames(dir_ / "processed"), (Names{"patients_daily.20261129T194000Z-2.csv",
+                                                  "patients_daily.20261129T194000Z.csv", "patients_daily.csv"}));
   // The error reports do not overwrite each other either.
   EXPECT_EQ(ListNames(dir_ / "failed"),
             (Names{"patients_daily.csv.20261129T194000Z-2.errors.csv", "patients_daily.csv.20261129T194000Z.errors.csv",
@@ -164,7 +165,8 @@ TEST_F(FileProcessorTest, MissingColumnRejectsTheWholeFile) {
   Drop("encounters_x.csv", "health_id,notes\nOC-1,ok\n");
   FileOutcome out = Run("encounters_x.csv");
   EXPECT_EQ(out.kind, FileOutcome::Kind::kRejected);
-  EXPECT_EQ(ReadBytes(dir_ / "failed/encounters_x.csv.errors.csv"), "row,column,reason\n1,date,required column missing\n");
+  EXPECT_EQ(ReadBytes(dir_ / "failed/encounters_x.csv.errors.csv"),
+            "row,column,reason\n1,date,required column missing\n");
   EXPECT_EQ(sink_.begins, 0);
 }
 
@@ -280,7 +282,8 @@ TEST_F(FileProcessorTest, MoveSourceFalseLeavesTheFileButStillReports) {
 TEST_F(FileProcessorTest, LargeFileIsOneStreamedTransactionWithProgress) {
   std::string big = "health_id,date,notes\n";
   const int kRows = 200000;
-  for (int i = 0; i < kRows; ++i) big += "OC-" + std::to_string(i) + ",2026-11-29,visite de contrôle numéro " + std::to_string(i) + "\n";
+  for (int i = 0; i < kRows; ++i)
+    big += "OC-" + std::to_string(i) + ",2026-11-29,visite de contrôle numéro " + std::to_string(i) + "\n";
   Drop("encounters_big.csv", big);
   std::vector<IngestProgress> seen;
   FileOutcome out = Run("encounters_big.csv", Options(), [&](const IngestProgress& p) { seen.push_back(p); });
@@ -325,7 +328,8 @@ TEST_F(FileProcessorTest, EnqueueRunsTheSamePipelineAndCreatesTheFolders) {
   EXPECT_EQ(out.kind, FileOutcome::Kind::kQueued) << out.Summary();
   EXPECT_GT(calls, 0);
   EXPECT_EQ(ListNames(dir_ / "elsewhere/processed"), Names{"lab_results_manual.csv"});
-  EXPECT_EQ(out.Summary(), "lab_results_manual.csv: queued 1 lab_result record; moved to " + (dir_ / "elsewhere/processed/lab_results_manual.csv"));
+  EXPECT_EQ(out.Summary(), "lab_results_manual.csv: queued 1 lab_result record; moved to " +
+                               (dir_ / "elsewhere/processed/lab_results_manual.csv"));
   Drop("lab_results_manual.csv", "health_id,test,result,date\nOC-1,NFS,normal,2026-11-29\n");
   EXPECT_EQ(EnqueueFile(path, options, &sink_, &clock_).kind, FileOutcome::Kind::kDuplicate);
 }
@@ -338,7 +342,8 @@ TEST(PauseHook, WaitsUntilTheFlagFileIsRemoved) {
   ::unsetenv("OB_TEST_PAUSE_AFTER_COMMIT");
   ASSERT_TRUE(hook);
   std::thread releaser([&] {
-    for (int i = 0; i < 500 && !std::filesystem::exists(flag); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    for (int i = 0; i < 500 && !std::filesystem::exists(flag); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     EXPECT_EQ(ReadBytes(flag), "/x/patients_a.csv\n");
     std::filesystem::remove(flag);
   });

@@ -1,10 +1,11 @@
 // Tests for stable record ids and the record-type table.
+#include "agent/connectors/csv_folder/record_id.h"
+
 #include <gtest/gtest.h>
 
 #include <set>
 
 #include "agent/config/config.h"
-#include "agent/connectors/csv_folder/record_id.h"
 #include "agent/connectors/csv_folder/record_types.h"
 #include "agent/util/hash.h"
 

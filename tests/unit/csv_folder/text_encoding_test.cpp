@@ -80,17 +80,21 @@ TEST(Utf8, InvalidFormsAreFound) {
     size_t offset;
   };
   for (const Case& c : std::vector<Case>{
-           {"abc\xE9" "def", 3},           // a Latin-1 byte
-           {"\xC0\x80", 0},                // overlong NUL
-           {"\xC1\xBF", 0},                // overlong
-           {"\xE0\x80\x80", 0},            // overlong 3-byte
-           {"\xED\xA0\x80", 0},            // UTF-16 surrogate
-           {"\xF4\x90\x80\x80", 0},        // above U+10FFFF
-           {"\xF5\x80\x80\x80", 0},        // no such lead byte
-           {"ok\x80", 2},                  // lone continuation
-           {"ok\xE2\x82", 2},              // truncated at the end
-           {"\xE2\x82" "A", 0},            // truncated in the middle
-           {"12345678\xFF", 8},            // after the ASCII fast path
+           {"abc\xE9"
+            "def",
+            3},                      // a Latin-1 byte
+           {"\xC0\x80", 0},          // overlong NUL
+           {"\xC1\xBF", 0},          // overlong
+           {"\xE0\x80\x80", 0},      // overlong 3-byte
+           {"\xED\xA0\x80", 0},      // UTF-16 surrogate
+           {"\xF4\x90\x80\x80", 0},  // above U+10FFFF
+           {"\xF5\x80\x80\x80", 0},  // no such lead byte
+           {"ok\x80", 2},            // lone continuation
+           {"ok\xE2\x82", 2},        // truncated at the end
+           {"\xE2\x82"
+            "A",
+            0},                  // truncated in the middle
+           {"12345678\xFF", 8},  // after the ASCII fast path
        }) {
     EXPECT_EQ(FindInvalidUtf8(c.bytes), c.offset) << testing::PrintToString(c.bytes);
     DecodeError error;
@@ -113,7 +117,9 @@ TEST(Utf8Scanner, VerdictForUtf8Windows1252AndMixedFiles) {
   EXPECT_EQ(ascii.Verdict(), Encoding::kUtf8);
 
   Utf8Scanner cp1252;
-  cp1252.Update("H\xE9l\xE8ne;s\x9C" "ur\r\n");
+  cp1252.Update(
+      "H\xE9l\xE8ne;s\x9C"
+      "ur\r\n");
   cp1252.Finish();
   EXPECT_EQ(cp1252.Verdict(), Encoding::kWindows1252);
 

@@ -74,8 +74,14 @@ int CmdHeartbeat(const GlobalOptions& global) {
     if (!result.message.empty()) std::cout << "detail:   " << result.message << "\n";
     if (!result.fix.empty()) std::cout << "fix:      " << result.fix << "\n";
     if (outcome->peer_certificate) {
-      std::cout << "tls:      " << outcome->tls_version << ", certificate " << outcome->peer_certificate->subject
-                << "\n";
+      // Without a version the handshake did not complete: the certificate named is the one refused
+      // (at whatever depth of the chain verification failed), not necessarily the server's own.
+      if (outcome->tls_version.empty()) {
+        std::cout << "tls:      not established, refused certificate " << outcome->peer_certificate->subject << "\n";
+      } else {
+        std::cout << "tls:      " << outcome->tls_version << ", certificate " << outcome->peer_certificate->subject
+                  << "\n";
+      }
     }
     if (offset.has_sample()) {
       std::cout << "clock:    server - local = " << offset.offset_seconds() << " s";

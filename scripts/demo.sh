@@ -84,6 +84,18 @@ echo "demo: agent configuration $demo/config.yaml; sample exports dropped into $
 echo "demo: Ctrl-C stops both"
 "$agent" run --config "$demo/config.yaml" &
 agent_pid=$!
+# What OpesCare (the simulator) has accepted so far, every 10 s, beside the agent's own log.
+(
+  while kill -0 "$agent_pid" 2>/dev/null; do
+    sleep 10
+    python3 - "$admin" <<'PY' || true
+import json, sys, urllib.request
+s = json.load(urllib.request.urlopen("http://127.0.0.1:%s/_sim/stats" % sys.argv[1], timeout=2))
+print("demo: OpesCare simulator has accepted %d heartbeats and %d records (%d batches)"
+      % (s["heartbeats"], s["records_unique"], s["batches"]), flush=True)
+PY
+  done
+) &
 wait "$agent_pid" || true
 agent_pid=""
-echo "demo: the simulator received: $(curl -s "http://127.0.0.1:$admin/_sim/stats" 2>/dev/null || python3 -c "import urllib.request;print(urllib.request.urlopen('http://127.0.0.1:$admin/_sim/stats').read().decode())")"
+echo "demo: stopped; the agent's outbox is $demo/outbox.db (try: $agent status --config $demo/config.yaml)"

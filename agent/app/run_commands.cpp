@@ -1,4 +1,6 @@
 // `run` and `heartbeat`: the daemon, and one heartbeat by hand with a full report.
+#include <unistd.h>
+
 #include <iostream>
 
 #include "agent/app/agent.h"
@@ -9,6 +11,7 @@
 #include "agent/bridge/headers.h"
 #include "agent/bridge/heartbeat.h"
 #include "agent/config/logging.h"
+#include "agent/outbox/outbox.h"
 
 namespace opescare::app {
 
@@ -33,6 +36,25 @@ void PrintSent(const http::Request& request, const std::string& url) {
   std::cout << "          " << request.body << "\n";
 }
 
+// The heartbeat's "status" object as a one-off command can know it: queue figures from the outbox file
+// (read-only, it may be in use by the running agent), no uptime or sync history of its own.
+bridge::AgentStatus OneShotStatus(const config::Config& cfg) {
+  bridge::AgentStatus s;
+  char host[256] = {0};
+  if (gethostname(host, sizeof host - 1) == 0) s.hostname = host;
+  s.os = bridge::OsName();
+  outbox::OutboxOptions o = OutboxOptionsFromConfig(cfg);
+  o.read_only = true;
+  if (auto ob = outbox::OpenOutbox(o); ob.ok()) {
+    if (auto st = (*ob)->GetStats(); st.ok()) {
+      s.queue.pending = st->queued;
+      s.queue.dead = st->dead;
+      if (st->queued > 0) s.queue.oldest_pending_age_seconds = st->oldest_queued_age_seconds;
+    }
+  }
+  return s;
+}
+
 }  // namespace
 
 int CmdHeartbeat(const GlobalOptions& global) {
@@ -50,6 +72,7 @@ int CmdHeartbeat(const GlobalOptions& global) {
     inputs.agent_id = cfg->agent_id;
     inputs.facility_id = cfg->facility_id;
     inputs.version = OB_VERSION;
+    if (cfg->heartbeat.include_status) inputs.status = OneShotStatus(*cfg);
     http::Request request;
     request.target = cfg->heartbeat_path;
     request.headers = bridge::BuildHeaders(

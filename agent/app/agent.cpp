@@ -252,7 +252,7 @@ void Agent::ConnectorTick() {
       f.outcome = out.kind == Kind::kQueued      ? status::FileOutcome::kProcessed
                   : out.kind == Kind::kDuplicate ? status::FileOutcome::kDuplicate
                                                  : status::FileOutcome::kFailed;
-      if (out.kind == Kind::kRejected) f.detail = out.Summary();
+      if (out.kind == Kind::kRejected) f.detail = out.reason;
       if (f.outcome == status::FileOutcome::kProcessed) file_counts_.processed++;
       if (f.outcome == status::FileOutcome::kDuplicate) file_counts_.duplicate++;
       if (f.outcome == status::FileOutcome::kFailed) file_counts_.failed++;
@@ -680,6 +680,9 @@ int Agent::Run() {
   StartHeartbeat();
   StartStatusServer();
   WaitSignals();
+  // The start-up's round trips through the disk thread (outbox, connector) prove it alive just now; without
+  // this the first watchdog ping, sent before the loop runs, would be withheld on every healthy start.
+  gate_.DiskWorkerAlive(SteadyClock::now());
   Tick();
   if (const char* stall = std::getenv("OB_TEST_STALL_DISK_WORKER_SECONDS")) {
     // Test hook: the disk worker stops answering, as a hung disk would; the watchdog must notice.

@@ -70,6 +70,15 @@ void FileProcessor::MoveTo(const std::string& path, const std::string& folder, F
 
 FileOutcome FileProcessor::Reject(const std::string& path, FileOutcome out, const std::vector<RowError>& problems) {
   out.kind = FileOutcome::Kind::kRejected;
+  for (const RowError& e : problems) {
+    if (e.row <= 1) {  // the whole file or its header (row 1): not one row's values
+      out.reason = e.column.empty() ? e.reason : e.column + ": " + e.reason;
+      break;
+    }
+  }
+  if (out.reason.empty())
+    out.reason = "no valid row (" + std::to_string(problems.size()) + " row" + (problems.size() == 1 ? "" : "s") +
+                 " failed; see " + out.file_name + ".errors.csv in the failed folder)";
   std::string name =
       FreeNameIn(options_.failed_folder, out.file_name + ".errors.csv", ".errors.csv", clock_->Now(), PathExists);
   ReportWriter report(JoinPath(options_.failed_folder, name));

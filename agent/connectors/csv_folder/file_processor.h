@@ -65,6 +65,9 @@ struct FileOutcome {
   uint64_t rows_failed = 0;
   std::string moved_to;     // the file's new path ("" when it did not move)
   std::string report_path;  // failed/<name>.errors.csv when one was written
+  // kRejected: why, in words fit for the status page: a file-level problem (unknown type, missing column)
+  // or the count of failed rows. Column names and row numbers only, never a cell's value.
+  std::string reason;
   // One line for logs and the status page; names, counts and reasons, never cell values.
   std::string Summary() const;
 };

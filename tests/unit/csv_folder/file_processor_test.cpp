@@ -147,6 +147,8 @@ TEST_F(FileProcessorTest, NoValidRowGoesToFailedAndQueuesNothing) {
   EXPECT_EQ(ListNames(dir_ / "failed"), (Names{"patients_bad.csv", "patients_bad.csv.errors.csv"}));
   EXPECT_EQ(ReadBytes(dir_ / "failed/patients_bad.csv.errors.csv"),
             "row,column,reason\n2,dob,not a date in the format YYYY-MM-DD\n3,first_name,required value is empty\n");
+  // The status page's words: counts and where to look, never a cell's value.
+  EXPECT_EQ(out.reason, "no valid row (2 rows failed; see patients_bad.csv.errors.csv in the failed folder)");
   EXPECT_EQ(ListNames(dir_ / "processed"), Names{});
 }
 
@@ -155,6 +157,7 @@ TEST_F(FileProcessorTest, UnknownNameIsRejectedWithTheKnownFragments) {
   FileOutcome out = Run("stock.csv");
   EXPECT_EQ(out.kind, FileOutcome::Kind::kRejected);
   EXPECT_EQ(out.sha256, "");  // not even hashed
+  EXPECT_EQ(out.reason.rfind("the file name matches no record type; known name fragments: appointments_", 0), 0u);
   EXPECT_EQ(ReadBytes(dir_ / "failed/stock.csv.errors.csv"),
             "row,column,reason\n,,\"the file name matches no record type; known name fragments: appointments_, "
             "encounters_, lab_results_, patients_, pharmacy_stock_, prescriptions_\"\n");
@@ -167,6 +170,7 @@ TEST_F(FileProcessorTest, MissingColumnRejectsTheWholeFile) {
   EXPECT_EQ(out.kind, FileOutcome::Kind::kRejected);
   EXPECT_EQ(ReadBytes(dir_ / "failed/encounters_x.csv.errors.csv"),
             "row,column,reason\n1,date,required column missing\n");
+  EXPECT_EQ(out.reason, "date: required column missing");
   EXPECT_EQ(sink_.begins, 0);
 }
 

@@ -233,6 +233,10 @@ FileOutcome FileProcessor::Process(const std::string& path, const ProgressCallba
     if (!s.ok()) return RetryLater(std::move(out), s);
     out.report_path = report.final_path();
     out.kind = FileOutcome::Kind::kRejected;
+    out.reason = out.rows_failed == 0 ? "the file has a header but no data rows"
+                                      : "no valid row (" + std::to_string(out.rows_failed) + " row" +
+                                            (out.rows_failed == 1 ? "" : "s") + " failed; see " + out.file_name +
+                                            ".errors.csv in the failed folder)";
     MoveTo(path, options_.failed_folder, &out);
     report_progress(IngestProgress::Phase::kDone, out.bytes);
     return out;

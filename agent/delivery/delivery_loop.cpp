@@ -116,13 +116,17 @@ class DeliveryLoop::Impl : public std::enable_shared_from_this<Impl> {
     state_ = State::kFetching;
     outbox::BatchLimits limits = options_.limits;
     if (lowered_max_records_ > 0 && lowered_max_records_ < limits.max_records) limits.max_records = lowered_max_records_;
-    SysClock::time_point now = SysClock::now();
-    // Connectivity regained: a batch waiting for its backoff is due at once.
-    if (force_due_) now += std::chrono::hours(24 * 365);
+    const bool force_due = force_due_;
     force_due_ = false;
     auto self = shared_from_this();
-    asio::post(disk_, [self, limits, now] {
+    asio::post(disk_, [self, limits, force_due] {
+      const SysClock::time_point now = SysClock::now();
       auto next = self->outbox_.NextDueBatch(now, limits);
+      // Connectivity regained: a batch waiting for its backoff is due at once. The far-future time is used
+      // only when a batch waits, so it can only pick that batch: a batch formed under it would be persisted
+      // as due in a year, and everything queued behind it would stall.
+      if (force_due && next.ok() && !next->batch && next->next_attempt_at)
+        next = self->outbox_.NextDueBatch(now + std::chrono::hours(24 * 365), limits);
       std::string body;
       if (next.ok() && next->batch) body = self->hooks_.build_body(*next->batch);
       asio::post(self->net_, [self, next = std::move(next), body = std::move(body)]() mutable {
@@ -195,12 +199,7 @@ class DeliveryLoop::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   void CountOutcome(const http::Outcome& outcome, SteadyClock::time_point started) {
-    double secs = std::chrono::duration<double>(SteadyClock::now() - started).count();
-    size_t bucket = 0;
-    while (bucket < DeliveryCounters::kDurationBuckets.size() && secs > DeliveryCounters::kDurationBuckets[bucket])
-      ++bucket;
-    counters_.duration_counts[bucket]++;
-    counters_.duration_sum_seconds += secs;
+    if (hooks_.on_batch_sent) hooks_.on_batch_sent(std::chrono::duration<double>(SteadyClock::now() - started).count());
     if (!outcome.response) {
       counters_.batches_transport++;
       return;
@@ -224,7 +223,8 @@ class DeliveryLoop::Impl : public std::enable_shared_from_this<Impl> {
     const int status = outcome.response ? outcome.response->status : 0;
     static const std::string kEmpty;
     const std::string& body = outcome.response ? outcome.response->body : kEmpty;
-    bridge::Classification c = bridge::ClassifySyncResponse(status, body, gzip_sent);
+    bridge::Classification c = bridge::ClassifySyncResponse(
+        status, body, gzip_sent, hooks_.clock_offset_seconds ? hooks_.clock_offset_seconds() : 0);
     Step step = Decide(c, status, batch->records.size(), outcome.error);
     std::optional<std::chrono::milliseconds> retry_after;
     if (step.kind == StepKind::kRetryLater && outcome.response && hooks_.retry_after)

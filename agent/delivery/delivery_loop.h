@@ -2,7 +2,6 @@
 // client (network thread), acting on every response as PROTOCOL.md's table says.
 #pragma once
 
-#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -39,10 +38,14 @@ struct DeliveryHooks {
   std::function<http::Headers()> make_headers;
   // Every outcome, on the network thread: clock offset and connection state live there.
   std::function<void(const http::Outcome&)> observe;
+  // The measured server clock offset, so a 401 can be blamed on the clock when it is far off.
+  std::function<int64_t()> clock_offset_seconds;
   // Retry-After of a response, when it has a usable one.
   std::function<std::optional<std::chrono::milliseconds>(const http::Response&)> retry_after;
   // Delivery paused (reason set) or resumed (reason empty), on the network thread.
   std::function<void(const std::string& reason)> on_pause_change;
+  // Each batch's send duration in seconds (for the histogram), on the network thread.
+  std::function<void(double seconds)> on_batch_sent;
   // After any outbox change made by delivery (ack, dead letter), on the network thread.
   std::function<void()> on_outbox_changed;
 };
@@ -53,10 +56,6 @@ struct DeliveryCounters {
   int64_t records_rejected = 0;  // dead-lettered on the server's word
   int64_t records_resent = 0;    // records sent again in a retried batch
   int64_t batches_2xx = 0, batches_4xx = 0, batches_5xx = 0, batches_other = 0, batches_transport = 0;
-  // Send duration histogram (seconds): bucket upper bounds kDurationBuckets, plus +Inf.
-  static constexpr std::array<double, 8> kDurationBuckets = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
-  std::array<int64_t, kDurationBuckets.size() + 1> duration_counts{};
-  double duration_sum_seconds = 0;
   std::optional<std::chrono::system_clock::time_point> last_sync_at;  // last 2xx/duplicate
   std::optional<std::chrono::steady_clock::time_point> backoff_until;  // when the waiting batch is due
   std::string paused_reason;  // non-empty while paused

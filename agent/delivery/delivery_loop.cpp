@@ -323,7 +323,7 @@ class DeliveryLoop::Impl : public std::enable_shared_from_this<Impl> {
     counters_.records_rejected += counts.rejected;
     if (step.kind == StepKind::kAckAll || step.kind == StepKind::kAckPartial) {
       counters_.last_sync_at = SysClock::now();
-      log_->debug("delivery: batch {} delivered ({} accepted, {} rejected, {} returned)", batch.batch_id,
+      log_->info("delivery: batch {} delivered ({} accepted, {} rejected, {} returned)", batch.batch_id,
                   counts.accepted, counts.rejected, counts.returned);
     }
     if (hooks_.on_outbox_changed) hooks_.on_outbox_changed();

@@ -34,15 +34,21 @@ class Report {
     ok_ = false;
   }
   void Skip(const std::string& check, const std::string& why) {
-    std::cout << "- " << check << ": skipped (" << why << ")\n";
+    std::cout << "- " << check << ": skipped (" << OneLine(why) << ")\n";
     ok_ = false;
   }
   bool ok() const { return ok_; }
 
  private:
+  // Details may quote multi-line text (SQLite's integrity_check rows, server messages): one line per check.
+  static std::string OneLine(std::string text) {
+    for (char& c : text)
+      if (c == '\n' || c == '\r') c = ' ';
+    return text;
+  }
   void Line(bool pass, const std::string& check, const std::string& detail, const std::string& fix) {
-    std::cout << (pass ? "✓ " : "✗ ") << check << ": " << detail;
-    if (!fix.empty()) std::cout << "\n    fix: " << fix;
+    std::cout << (pass ? "✓ " : "✗ ") << check << ": " << OneLine(detail);
+    if (!fix.empty()) std::cout << "\n    fix: " << OneLine(fix);
     std::cout << "\n";
   }
   bool ok_ = true;
@@ -98,9 +104,12 @@ std::string FormatDate(std::chrono::system_clock::time_point t) { return FormatI
 void CheckFolder(Report& r, const std::string& label, const std::string& dir) {
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) {
-    // The agent creates missing folders when it can; doctor checks that it could.
-    std::string parent = std::filesystem::path(dir).parent_path().string();
-    if (parent.empty()) parent = ".";
+    // The agent creates missing folders (and their missing parents) when it can; doctor checks that it could,
+    // in the nearest folder that exists.
+    std::filesystem::path ancestor = std::filesystem::path(dir).parent_path();
+    while (!ancestor.empty() && !std::filesystem::exists(ancestor, ec) && ancestor != ancestor.parent_path())
+      ancestor = ancestor.parent_path();
+    std::string parent = ancestor.empty() ? "." : ancestor.string();
     if (::access(parent.c_str(), W_OK | X_OK) == 0) {
       r.Pass(label, dir + " does not exist yet; the agent will create it");
     } else {
@@ -130,17 +139,28 @@ int CmdDoctor(const GlobalOptions& global) {
   lo.strict = global.strict;
   config::LoadResult loaded = config::LoadConfigFile(path, lo);
   if (!loaded.ok()) {
-    std::string first;
+    const config::Problem* first = nullptr;
+    int errors = 0;
     for (const auto& p : loaded.problems) {
       if (p.severity == config::Problem::Severity::kError) {
-        if (first.empty()) first = p.ToString();
-        std::cout << "    " << p.ToString() << "\n";
+        if (!first) first = &p;
+        ++errors;
       }
     }
-    bool key_missing = first.rfind("agent key", 0) == 0;
-    r.Fail(key_missing ? "key" : "config", first,
-           key_missing ? "set OPESCARE_AGENT_KEY, agent_key_file (mode 600), or the systemd credential agent_key"
-                       : "correct the lines above; `opescare-bridge check-config` lists them all");
+    // The key alone at fault (missing, unreadable, or readable by others): the key line says how to fix it.
+    bool about_key = errors == 1 && first && (first->key == "agent_key_file" || first->key.rfind("agent key", 0) == 0);
+    if (about_key) {
+      size_t chmod = first->message.find("chmod 600 ");
+      r.Fail("key", first->ToString(),
+             chmod != std::string::npos
+                 ? first->message.substr(chmod)
+                 : "set OPESCARE_AGENT_KEY, agent_key_file (mode 600), or the systemd credential agent_key");
+      return kExitUsage;
+    }
+    for (const auto& p : loaded.problems)
+      if (p.severity == config::Problem::Severity::kError) std::cout << "    " << p.ToString() << "\n";
+    r.Fail("config", first ? first->ToString() : path + " does not load",
+           "correct the lines above; `opescare-bridge check-config` lists them all");
     return kExitUsage;
   }
   const config::Config& cfg = *loaded.config;
@@ -247,7 +267,7 @@ int CmdDoctor(const GlobalOptions& global) {
       }
       offset_seconds = offset.offset_seconds();
       if (!offset.has_sample()) {
-        r.Skip("clock", "the server sent no Date header");
+        r.Skip("clock", o.response ? "the server sent no Date header" : "no answer from the server");
       } else if (bridge::ClockSkewWorthWarning(offset_seconds)) {
         r.Fail("clock", "this computer's clock is " + std::to_string(std::llabs(offset_seconds)) + " s " +
                             (offset_seconds > 0 ? "behind" : "ahead of") + " the server's",

@@ -37,7 +37,12 @@ class HeartbeatLoop::Impl : public std::enable_shared_from_this<Impl> {
     timer_.cancel();
   }
 
-  void UpdateOptions(HeartbeatOptions options) { options_ = std::move(options); }
+  void UpdateOptions(HeartbeatOptions options) {
+    const bool interval_changed = options.interval != options_.interval;
+    options_ = std::move(options);
+    // A new interval applies now, not after the wait already under way (up to an hour of the old one).
+    if (interval_changed && !stopped_) ScheduleNext();
+  }
   bridge::ConnectionState state() const { return state_; }
 
  private:

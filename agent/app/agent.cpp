@@ -465,6 +465,7 @@ std::string Agent::StatusLine() const {
                      std::to_string(outbox_stats_.dead) + " dead";
   if (delivery_ && !delivery_->counters().paused_reason.empty()) line += "; delivery paused";
   if (!outbox_fault_.empty()) line += "; " + outbox_fault_;
+  if (std::string stall = gate_.StallReason(SteadyClock::now()); !stall.empty()) line += "; " + stall;
   return line;
 }
 

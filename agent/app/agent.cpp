@@ -134,6 +134,7 @@ class Agent {
   asio::steady_timer connector_timer_;
   bool fd_armed_ = false;
   bool connector_stopping_ = false;
+  bool ingest_full_logged_ = false;
 
   // Network-thread state.
   std::unique_ptr<http::Client> heartbeat_client_;
@@ -232,12 +233,25 @@ void Agent::ConnectorTick() {
     csv_folder::FileOutcome out = connector_->ProcessFile(path);
     using Kind = csv_folder::FileOutcome::Kind;
     int64_t inserted = out.kind == Kind::kQueued ? static_cast<int64_t>(out.rows_ok) - sink_->last_skipped() : 0;
-    if (out.kind == Kind::kRetryLater) {
+    const bool full = out.kind == Kind::kRetryLater && out.status.code() == Code::kResourceExhausted;
+    if (full) {
+      // Said once when ingest pauses and once when it resumes: every retry while delivery drains is not news.
+      if (!ingest_full_logged_)
+        log_->warn("connector: ingest paused: the outbox is above outbox.max_size_mb ({} MiB); files wait in {} "
+                   "until delivery frees room",
+                   cfg_.outbox.max_size_mb, cfg_.connector.watch_folder);
+      log_->debug("connector: {}", out.Summary());
+      ingest_full_logged_ = true;
+    } else if (out.kind == Kind::kRetryLater) {
       log_->warn("connector: {}", out.Summary());
     } else if (out.kind == Kind::kRejected) {
       log_->error("connector: {}", out.Summary());
     } else {
       log_->info("connector: {}", out.Summary());
+    }
+    if (!full && out.kind != Kind::kRetryLater && ingest_full_logged_) {
+      ingest_full_logged_ = false;
+      log_->info("connector: ingest resumed: the outbox has room again");
     }
     asio::post(net_, [this, out, inserted] {
       bool full = out.kind == Kind::kRetryLater && out.status.code() == Code::kResourceExhausted;

@@ -323,8 +323,17 @@ class DeliveryLoop::Impl : public std::enable_shared_from_this<Impl> {
     counters_.records_rejected += counts.rejected;
     if (step.kind == StepKind::kAckAll || step.kind == StepKind::kAckPartial) {
       counters_.last_sync_at = SysClock::now();
-      log_->info("delivery: batch {} delivered ({} accepted, {} rejected, {} returned)", batch.batch_id,
+      log_->debug("delivery: batch {} delivered ({} accepted, {} rejected, {} returned)", batch.batch_id,
                   counts.accepted, counts.rejected, counts.returned);
+      // One info line per 10 s of delivery, not one per batch: a backlog drains at hundreds of batches a second.
+      summary_records_ += counts.accepted;
+      summary_batches_ += 1;
+      auto now = SteadyClock::now();
+      if (now - last_summary_ >= std::chrono::seconds(10)) {
+        log_->info("delivery: {} records delivered in {} batches", summary_records_, summary_batches_);
+        summary_records_ = summary_batches_ = 0;
+        last_summary_ = now;
+      }
     }
     if (hooks_.on_outbox_changed) hooks_.on_outbox_changed();
     if (stopping_) return MaybeFinishStop();
@@ -356,6 +365,8 @@ class DeliveryLoop::Impl : public std::enable_shared_from_this<Impl> {
   bool force_due_ = false;
   bool gzip_refused_ = false;
   uint32_t lowered_max_records_ = 0;
+  int64_t summary_records_ = 0, summary_batches_ = 0;
+  SteadyClock::time_point last_summary_{};
   std::function<void()> stop_done_;
 };
 

@@ -2,11 +2,11 @@
 // without the variable it does nothing and costs nothing.
 #include <chrono>
 #include <cstdlib>
-#include <fstream>
 #include <thread>
 
 #include "agent/connectors/csv_folder/file_io.h"
 #include "agent/connectors/csv_folder/file_processor.h"
+#include "agent/util/files.h"
 
 namespace opescare::csv_folder {
 
@@ -15,10 +15,8 @@ std::function<void(const std::string& path)> PauseHookFromEnv() {
   if (flag == nullptr || *flag == '\0') return {};
   std::string flag_path = flag;
   return [flag_path](const std::string& path) {
-    {
-      std::ofstream out(flag_path, std::ios::trunc);
-      out << path << "\n";
-    }
+    // Atomically (tmp + rename): a test that sees the flag file must also see the path in it.
+    (void)WriteFileAtomic(flag_path, path + "\n", 0644);
     // A bounded poll is acceptable here: this only runs under a test that kills or releases the agent.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(10);
     while (PathExists(flag_path) && std::chrono::steady_clock::now() < deadline)

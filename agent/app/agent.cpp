@@ -335,6 +335,8 @@ void Agent::StartHeartbeat() {
     if (outbox_stats_.queued > 0) s.queue.oldest_pending_age_seconds = outbox_stats_.oldest_queued_age_seconds;
     s.last_sync_at = last_sync_at_;
     s.clock_offset_seconds = clock_offset_.offset_seconds();
+    if (!outbox_fault_.empty()) s.faults.push_back(outbox_fault_);
+    if (ingest_paused_) s.faults.push_back("ingest paused: " + ingest_paused_reason_);
     return s;
   };
   hooks.on_result = [this](const bridge::HeartbeatResult& r, bool changed) {

@@ -29,6 +29,11 @@ std::string BuildHeartbeatBody(const HeartbeatInputs& in) {
     status["queue"] = std::move(queue);
     status["last_sync_at"] = s.last_sync_at ? json::value(FormatIso8601Utc(*s.last_sync_at)) : json::value(nullptr);
     status["clock_offset_seconds"] = s.clock_offset_seconds;
+    if (!s.faults.empty()) {
+      json::array faults;
+      for (const auto& f : s.faults) faults.emplace_back(f);
+      status["faults"] = std::move(faults);
+    }
     body["status"] = std::move(status);
   }
   return json::serialize(body);

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "agent/bridge/protocol.h"
 #include "agent/http/client.h"
@@ -26,6 +27,9 @@ struct AgentStatus {
   QueueStatus queue;
   std::optional<std::chrono::system_clock::time_point> last_sync_at;  // JSON null when never
   int64_t clock_offset_seconds = 0;
+  // Faults the agent keeps running through (ARCHITECTURE.md "Durability rules"): the outbox cannot be opened
+  // or written, ingest paused on the size cap... Sent as "faults": [..] only when there are any.
+  std::vector<std::string> faults;
 };
 
 struct HeartbeatInputs {

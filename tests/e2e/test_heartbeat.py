@@ -115,6 +115,26 @@ class HeartbeatTest(unittest.TestCase):
                 self.assertEqual(agent.stop(signal.SIGINT, timeout=10), 0)
                 self.assertLess(time.monotonic() - t, 2.0)
 
+    def test_corrupt_outbox_keeps_the_agent_running_and_the_heartbeat_reports_the_fault(self):
+        outbox = os.path.join(self.tmp, "outbox.db")
+        with open(outbox, "wb") as f:
+            f.write(b"this is not an SQLite database, but it may hold someone's records" * 100)
+        with open(outbox, "rb") as f:
+            before = f.read()
+        with Simulator(self.tmp, agents={"agt_1": self.key}) as sim:
+            cfg = write_config(self.tmp, sim)
+            with Agent(cfg, key=self.key) as agent:
+                agent.wait_log(r"outbox .* cannot be opened", timeout=15)
+                agent.wait_log(r"connection: connected", timeout=15)
+                self.assertTrue(agent.alive())
+                self.assertEqual(agent.stop(), 0)
+            beat = sim.heartbeats()[-1]
+            body = beat["body"] if isinstance(beat["body"], dict) else json.loads(beat["body"])
+            faults = body["status"].get("faults", [])
+            self.assertTrue(any("cannot be opened" in f for f in faults), faults)
+        with open(outbox, "rb") as f:
+            self.assertEqual(f.read(), before, "the agent must never delete or rewrite a database it cannot read")
+
     def test_python_agent_invocation_runs_the_agent(self):
         with Simulator(self.tmp, agents={"agt_1": self.key}) as sim:
             cfg = write_config(self.tmp, sim)

@@ -39,6 +39,13 @@ TEST(HeartbeatBody, DocumentedFieldsAlwaysAndStatusWhenGiven) {
   EXPECT_EQ(st.at("queue").at("oldest_pending_age_seconds").to_number<int64_t>(), 340);
   EXPECT_EQ(st.at("last_sync_at"), "2025-11-29T19:40:00Z");
   EXPECT_EQ(st.at("clock_offset_seconds").to_number<int64_t>(), -3);
+  EXPECT_FALSE(st.as_object().contains("faults"));  // only when there are any
+
+  s.faults = {"outbox /var/lib/x.db cannot be opened: disk I/O error"};
+  in.status = s;
+  json::value faulty = json::parse(BuildHeartbeatBody(in));
+  ASSERT_EQ(faulty.at("status").at("faults").as_array().size(), 1u);
+  EXPECT_EQ(faulty.at("status").at("faults").at(0), "outbox /var/lib/x.db cannot be opened: disk I/O error");
 }
 
 TEST(HeartbeatBody, NeverSyncedAndEmptyQueueAreNull) {

@@ -98,6 +98,9 @@ class Agent {
   http::Headers MakeHeaders() const;
 
   // --- the connector, on the disk thread ------------------------------------------------------------
+  // (Re)starts it with these settings; a running connector is stopped only once they are known valid.
+  Status StartConnector(const config::ConnectorConfig& settings, uint64_t max_size_mb);
+  void StopConnector();
   void ConnectorTick();
   void ArmConnector();
 
@@ -179,7 +182,6 @@ Status Agent::OpenOutboxOnDisk() {
     auto ob = outbox::OpenOutbox(OutboxOptionsFromConfig(cfg_));
     if (!ob.ok()) return opened.set_value(ob.status());
     outbox_ = std::move(*ob);
-    sink_ = std::make_unique<csv_folder::OutboxRecordSink>(outbox_.get(), cfg_.outbox.max_size_mb);
     opened.set_value(Status::Ok());
   });
   return opened.get_future().get();
@@ -187,28 +189,41 @@ Status Agent::OpenOutboxOnDisk() {
 
 Status Agent::StartConnectorOnDisk() {
   std::promise<Status> started;
-  asio::post(disk_, [&] {
-    auto options = csv_folder::ConnectorOptionsFromConfig(cfg_.connector);
-    if (!options.ok()) return started.set_value(options.status());
-    options->processing.after_commit = csv_folder::PauseHookFromEnv();
-    connector_ = std::make_unique<csv_folder::CsvFolderConnector>(std::move(*options), sink_.get(), &clock_);
-    Status s = connector_->Start();
-    if (!s.ok()) {
-      connector_.reset();
-      return started.set_value(s);
-    }
-    if (!connector_->watcher_status().ok())
-      log_->warn("connector: folder events unavailable ({}); scanning every {} s instead",
-                 connector_->watcher_status().ToString(), cfg_.connector.scan_interval_seconds);
-    if (connector_->WatchFd() >= 0) {
-      int fd = ::dup(connector_->WatchFd());  // the descriptor object owns its copy
-      if (fd >= 0) watch_fd_ = std::make_unique<asio::posix::stream_descriptor>(disk_, fd);
-    }
-    connector_stopping_ = false;
-    ConnectorTick();
-    started.set_value(Status::Ok());
-  });
+  asio::post(disk_, [&] { started.set_value(StartConnector(cfg_.connector, cfg_.outbox.max_size_mb)); });
   return started.get_future().get();
+}
+
+Status Agent::StartConnector(const config::ConnectorConfig& settings, uint64_t max_size_mb) {
+  auto options = csv_folder::ConnectorOptionsFromConfig(settings);
+  if (!options.ok()) return options.status();
+  StopConnector();
+  sink_ = std::make_unique<csv_folder::OutboxRecordSink>(outbox_.get(), max_size_mb);
+  options->processing.after_commit = csv_folder::PauseHookFromEnv();
+  connector_ = std::make_unique<csv_folder::CsvFolderConnector>(std::move(*options), sink_.get(), &clock_);
+  Status s = connector_->Start();
+  if (!s.ok()) {
+    connector_.reset();
+    return s;
+  }
+  if (!connector_->watcher_status().ok())
+    log_->warn("connector: folder events unavailable ({}); scanning every {} s instead",
+               connector_->watcher_status().ToString(), settings.scan_interval_seconds);
+  if (connector_->WatchFd() >= 0) {
+    int fd = ::dup(connector_->WatchFd());  // the descriptor object owns its copy
+    if (fd >= 0) watch_fd_ = std::make_unique<asio::posix::stream_descriptor>(disk_, fd);
+  }
+  connector_stopping_ = false;
+  ConnectorTick();
+  return Status::Ok();
+}
+
+void Agent::StopConnector() {
+  connector_stopping_ = true;
+  connector_timer_.cancel();
+  if (watch_fd_) watch_fd_->close();
+  watch_fd_.reset();
+  if (connector_) connector_->Stop();
+  connector_.reset();
 }
 
 void Agent::ArmConnector() {
@@ -582,32 +597,8 @@ void Agent::Reload() {
     config::ConnectorConfig cc = cfg_.connector;
     uint64_t max_mb = cfg_.outbox.max_size_mb;
     asio::post(disk_, [this, cc, max_mb] {
-      auto options = csv_folder::ConnectorOptionsFromConfig(cc);
-      if (!options.ok()) {
-        log_->error("reload: connector settings refused: {}", options.status().message());
-        return;
-      }
-      connector_stopping_ = true;
-      connector_timer_.cancel();
-      if (watch_fd_) watch_fd_->close();
-      watch_fd_.reset();
-      if (connector_) connector_->Stop();
-      connector_.reset();
-      sink_ = std::make_unique<csv_folder::OutboxRecordSink>(outbox_.get(), max_mb);
-      options->processing.after_commit = csv_folder::PauseHookFromEnv();
-      connector_ = std::make_unique<csv_folder::CsvFolderConnector>(std::move(*options), sink_.get(), &clock_);
-      Status s = connector_->Start();
-      if (!s.ok()) {
-        log_->error("reload: connector cannot start: {}", s.message());
-        connector_.reset();
-        return;
-      }
-      if (connector_->WatchFd() >= 0) {
-        int fd = ::dup(connector_->WatchFd());
-        if (fd >= 0) watch_fd_ = std::make_unique<asio::posix::stream_descriptor>(disk_, fd);
-      }
-      connector_stopping_ = false;
-      ConnectorTick();
+      Status s = StartConnector(cc, max_mb);
+      if (!s.ok()) log_->error("reload: connector: {}", s.message());
     });
   }
   log_->info("reload: configuration re-read from {} (log level {}, heartbeat every {} s)", cfg_.source_path,
@@ -626,19 +617,12 @@ void Agent::Shutdown() {
   if (heartbeat_) heartbeat_->Stop();
   if (status_server_) status_server_->Stop();
   // Stop taking files first (a file being read finishes its transaction or rolls back: never half-queued).
-  asio::post(disk_, [this] {
-    connector_stopping_ = true;
-    connector_timer_.cancel();
-    if (watch_fd_) watch_fd_->close();
-    if (connector_) connector_->Stop();
-  });
+  asio::post(disk_, [this] { StopConnector(); });
   auto finish = [this] {
     if (heartbeat_client_) heartbeat_client_->Close();
     if (sync_client_) sync_client_->Close();
     // Close the database on its own thread, then let both loops end.
     asio::post(disk_, [this] {
-      watch_fd_.reset();
-      connector_.reset();
       sink_.reset();
       outbox_.reset();
       disk_guard_.reset();

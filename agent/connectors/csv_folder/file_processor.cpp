@@ -20,6 +20,12 @@ FileOutcome RetryLater(FileOutcome out, Status why) {
   return out;
 }
 
+// The status page's words for a file without one valid row: counts and where to look, never a value.
+std::string NoValidRowReason(const std::string& file_name, uint64_t rows_failed) {
+  return "no valid row (" + std::to_string(rows_failed) + " row" + (rows_failed == 1 ? "" : "s") + " failed; see " +
+         file_name + ".errors.csv in the failed folder)";
+}
+
 }  // namespace
 
 std::string FileOutcome::Summary() const {
@@ -76,9 +82,7 @@ FileOutcome FileProcessor::Reject(const std::string& path, FileOutcome out, cons
       break;
     }
   }
-  if (out.reason.empty())
-    out.reason = "no valid row (" + std::to_string(problems.size()) + " row" + (problems.size() == 1 ? "" : "s") +
-                 " failed; see " + out.file_name + ".errors.csv in the failed folder)";
+  if (out.reason.empty()) out.reason = NoValidRowReason(out.file_name, problems.size());
   std::string name =
       FreeNameIn(options_.failed_folder, out.file_name + ".errors.csv", ".errors.csv", clock_->Now(), PathExists);
   ReportWriter report(JoinPath(options_.failed_folder, name));
@@ -234,9 +238,7 @@ FileOutcome FileProcessor::Process(const std::string& path, const ProgressCallba
     out.report_path = report.final_path();
     out.kind = FileOutcome::Kind::kRejected;
     out.reason = out.rows_failed == 0 ? "the file has a header but no data rows"
-                                      : "no valid row (" + std::to_string(out.rows_failed) + " row" +
-                                            (out.rows_failed == 1 ? "" : "s") + " failed; see " + out.file_name +
-                                            ".errors.csv in the failed folder)";
+                                      : NoValidRowReason(out.file_name, out.rows_failed);
     MoveTo(path, options_.failed_folder, &out);
     report_progress(IngestProgress::Phase::kDone, out.bytes);
     return out;

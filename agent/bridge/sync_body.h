@@ -50,7 +50,5 @@ class SyncBodyWriter {
 
 std::string BuildSyncBody(const SyncEnvelope& envelope, std::span<const SyncRecord> records);
 
-// Appends s as a JSON string literal (quotes included), escaping ", \ and control characters.
-void AppendJsonString(std::string& out, std::string_view s);
 
 }  // namespace opescare::bridge

@@ -14,6 +14,7 @@
 #include <charconv>
 
 #include "agent/util/clock.h"
+#include "agent/util/json_text.h"
 #include "tools/simulator/gzip.h"
 #include "tools/simulator/validate.h"
 #include "tools/simulator/wire_text.h"
@@ -57,9 +58,9 @@ uint64_t ParseU64(std::optional<std::string_view> s, uint64_t fallback) {
 
 std::string ErrorBody(int status, std::string_view error, std::string_view message) {
   std::string out = "{\"error\":";
-  AppendJsonQuoted(out, error);
+  AppendJsonString(out, error);
   out += ",\"message\":";
-  AppendJsonQuoted(out, message);
+  AppendJsonString(out, message);
   out += ",\"status\":" + std::to_string(status) + "}";
   return out;
 }
@@ -422,14 +423,14 @@ SimReply SimCore::HandleSync(const SimRequest& req, const json::value& body, std
       ++counters_.records_rejected;
       ++log.rejected;
       rejected += rejected.empty() ? "{\"id\":" : ",{\"id\":";
-      AppendJsonQuoted(rejected, v.id);
+      AppendJsonString(rejected, v.id);
       rejected += ",\"error\":\"invalid_record\",\"message\":";
-      AppendJsonQuoted(rejected, v.reason);
+      AppendJsonString(rejected, v.reason);
       rejected += "}";
       continue;
     }
     if (log.accepted++ > 0) accepted += ',';
-    AppendJsonQuoted(accepted, v.id);
+    AppendJsonString(accepted, v.id);
     std::string_view type = v.record->at("type").get_string();
     std::string data_json = json::serialize(v.record->at("data"));
     auto found = record_index_.find(v.id);
@@ -566,16 +567,16 @@ SimReply SimCore::RecordsReply(std::string_view query) const {
   for (uint64_t i = offset; i < end; ++i) {
     const StoredRecord& r = records_[i];
     if (i > offset) out += ',';
-    AppendJsonQuoted(out, r.id);
+    AppendJsonString(out, r.id);
     if (ids_only) continue;
     out += ":{\"type\":";
-    AppendJsonQuoted(out, r.type);
+    AppendJsonString(out, r.type);
     out += ",\"data\":";
     out += r.data_json.empty() ? "null" : r.data_json;
     out += ",\"source\":";
     out += r.source_json.empty() ? "null" : r.source_json;
     out += ",\"batch_id\":";
-    AppendJsonQuoted(out, batch_ids_[r.batch]);
+    AppendJsonString(out, batch_ids_[r.batch]);
     out += '}';
   }
   out += ids_only ? "]}" : "}}";

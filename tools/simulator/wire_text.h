@@ -10,9 +10,6 @@ namespace opescare::simulator {
 // RFC 9110 IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT" (the Date and Retry-After form).
 std::string FormatHttpDate(std::chrono::system_clock::time_point t);
 
-// Appends s to out as a JSON string literal (quotes included). s must be valid UTF-8.
-void AppendJsonQuoted(std::string& out, std::string_view s);
-
 // ASCII case-insensitive equality, for header names and tokens.
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 

@@ -40,7 +40,5 @@ DateCheck NormalizeDate(std::string_view value, DateFormat format, char out[10])
 // Columns holding dates: "dob", "date" and any name ending in "_date".
 bool IsDateColumn(std::string_view normalized_name);
 
-// Appends value as a JSON string literal (with the quotes). value must be valid UTF-8.
-void AppendJsonString(std::string_view value, std::string* out);
 
 }  // namespace opescare::csv_folder

@@ -1,5 +1,6 @@
 // Header checks and row validation/mapping for one CSV file.
 #include "agent/connectors/csv_folder/record_stream.h"
+#include "agent/util/json_text.h"
 
 #include <cstring>
 #include <map>
@@ -88,7 +89,7 @@ Result<std::vector<RowError>> CsvRecordStream::Open() {
   for (const std::string& name : names_) {
     Column column;
     column.key.reserve(name.size() + 3);
-    AppendJsonString(name, &column.key);
+    AppendJsonString(column.key, name);
     column.key.push_back(':');
     column.is_date = IsDateColumn(name);
     for (const std::string& required : params_.rule.required)
@@ -173,7 +174,7 @@ Result<CsvRecordStream::Item> CsvRecordStream::Next() {
       if (!first) data.push_back(',');
       first = false;
       data += column.key;
-      AppendJsonString(value, &data);
+      AppendJsonString(data, value);
     }
     data.push_back('}');
     if (!errors_.empty()) {

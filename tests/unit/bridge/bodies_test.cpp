@@ -153,13 +153,6 @@ TEST(SyncBody, DataThatIsNotAnObjectStillGoesAsAString) {
   EXPECT_TRUE(recs[2].at("data").is_object());
 }
 
-TEST(AppendJsonString, EscapesWhatJsonRequires) {
-  std::string out;
-  std::string input = "q\"b\\n\n\t\x01\x1f é";
-  AppendJsonString(out, input);
-  EXPECT_EQ(out, "\"q\\\"b\\\\n\\n\\t\\u0001\\u001f é\"");
-  EXPECT_EQ(json::parse(out).as_string(), input);
-}
 
 }  // namespace
 }  // namespace opescare::bridge

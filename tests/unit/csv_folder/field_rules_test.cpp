@@ -3,7 +3,6 @@
 
 #include <gtest/gtest.h>
 
-#include <boost/json.hpp>
 
 namespace opescare::csv_folder {
 namespace {
@@ -86,58 +85,6 @@ TEST(Dates, DateColumns) {
   EXPECT_FALSE(IsDateColumn("dates"));
   EXPECT_FALSE(IsDateColumn("date_of_birth"));
   EXPECT_FALSE(IsDateColumn("update"));
-}
-
-TEST(Json, StringsAreEscapedAndRoundTrip) {
-  std::string out;
-  AppendJsonString("a\"b\\c\nd\re\tf\x01g\x1Fh é €", &out);
-  EXPECT_EQ(out, "\"a\\\"b\\\\c\\nd\\re\\tf\\u0001g\\u001fh é €\"");
-  EXPECT_EQ(boost::json::parse(out).as_string(), "a\"b\\c\nd\re\tf\x01g\x1Fh é €");
-  out.clear();
-  AppendJsonString("", &out);
-  EXPECT_EQ(out, "\"\"");
-}
-
-TEST(Json, FastPathAgreesWithAByteByByteReference) {
-  auto reference = [](std::string_view v) {
-    std::string out = "\"";
-    for (char ch : v) {
-      auto c = static_cast<unsigned char>(ch);
-      if (c == '"')
-        out += "\\\"";
-      else if (c == '\\')
-        out += "\\\\";
-      else if (c == '\n')
-        out += "\\n";
-      else if (c == '\r')
-        out += "\\r";
-      else if (c == '\t')
-        out += "\\t";
-      else if (c < 0x20) {
-        char buf[8];
-        std::snprintf(buf, sizeof buf, "\\u%04x", c);
-        out += buf;
-      } else {
-        out += ch;
-      }
-    }
-    return out + "\"";
-  };
-  uint64_t seed = 12345;
-  const char alphabet[] = {'a',    'Z',    ' ',    '"',    '\\',   '\n',   '\x01', '\x1f',
-                           '\x20', '\x7f', '\x80', '\xc3', '\xa9', '\xff', '\0'};
-  for (int round = 0; round < 5000; ++round) {
-    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-    size_t len = (seed >> 33) % 40;
-    std::string s;
-    for (size_t i = 0; i < len; ++i) {
-      seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-      s.push_back((seed >> 40) % 4 == 0 ? alphabet[(seed >> 20) % sizeof alphabet] : 'x');
-    }
-    std::string out;
-    AppendJsonString(s, &out);
-    ASSERT_EQ(out, reference(s)) << round;
-  }
 }
 
 }  // namespace

@@ -29,6 +29,9 @@ struct LogConfig {
 struct OutboxConfig {
   std::string path = "./opescare-bridge.db";
   uint64_t max_size_mb = 2048;  // above it, ingest pauses until delivery frees room
+  // Ingest pauses while the outbox's volume has less free space than this, so acknowledgements,
+  // splits and dead-letter moves always find room (ARCHITECTURE.md "Durability rules"). 0: no watermark.
+  uint64_t min_free_mb = 256;
 };
 
 struct BatchConfig {
@@ -64,6 +67,7 @@ struct ConnectorConfig {
   std::string encoding = "auto";           // auto | utf-8 | windows-1252 | latin-1
   std::string date_format = "YYYY-MM-DD";  // or DD/MM/YYYY, MM/DD/YYYY
   double scan_interval_seconds = 30;       // backstop scan period besides inotify
+  uint32_t keep_processed_days = 30;       // processed/ and failed/ files older than this are removed; 0 keeps
   // filename fragment (lower-case; matched case-insensitively) -> rule. The file's entries are added
   // to CSV.md's table, replacing same-named fragments; replace_default_record_types drops the table.
   std::map<std::string, RecordTypeRule> record_types = DefaultRecordTypes();

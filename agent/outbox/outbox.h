@@ -20,6 +20,9 @@ using TimePoint = std::chrono::system_clock::time_point;
 inline constexpr char kMetaLastSyncAt[] = "last_sync_at";            // ISO 8601 of the last 2xx sync
 inline constexpr char kMetaBatchMaxRecords[] = "batch_max_records";  // lowered batch size after a 413
 inline constexpr char kMetaPausedReason[] = "paused_reason";         // why delivery is paused (401/403/404)
+// Unix seconds of the newest server time seen over a verified connection: the certificate check's time
+// floor survives a reboot with a dead CMOS battery (PROTOCOL.md "Clock").
+inline constexpr char kMetaVerifiedServerTime[] = "verified_server_time";
 
 // One record, as queued and as sent (PROTOCOL.md "Sync batches").
 struct Record {
@@ -36,6 +39,16 @@ struct FileInfo {
   std::string name;
   int64_t rows_ok = 0;
   int64_t rows_failed = 0;
+};
+
+// How far a file queued in several transactions got (CSV.md "A file's life": a large file is queued in
+// slices). After a crash the connector re-reads the file and skips the rows_done rows already dealt with.
+struct FileProgress {
+  std::string sha256;       // the file's content hash, as in FileInfo
+  std::string name;
+  int64_t rows_done = 0;    // data rows consumed so far (queued or reported as failed), in file order
+  int64_t rows_ok = 0;      // of those, queued
+  int64_t rows_failed = 0;  // of those, reported
 };
 
 // De-duplication: a file is queued at most once (its SHA-256 in FileInfo); a record whose id is among the
@@ -63,6 +76,14 @@ class EnqueueTransaction {
   // to avoid the wasted work; this catches another process queueing the same file meanwhile).
   virtual Result<EnqueueCounts> Commit(const std::optional<FileInfo>& file = std::nullopt) = 0;
   virtual int64_t added() const = 0;  // records passed to Add so far
+  // Commits the records added so far together with the file's progress (replacing that file's earlier
+  // progress), durably. No SQLite transaction stays open afterwards, so the Outbox's other calls work
+  // between slices; the next Add opens a new one, and Commit(file) ends the file (removing its progress
+  // in the same transaction).
+  virtual Status CommitSlice(const FileProgress& progress) {
+    (void)progress;
+    return FailedPrecondition("this outbox cannot queue a file in slices");
+  }
 };
 
 struct BatchLimits {
@@ -182,6 +203,12 @@ class Outbox {
                                         const std::optional<FileInfo>& file = std::nullopt) = 0;
   // True when a file with this SHA-256 was queued before (CSV.md step 3).
   virtual Result<bool> HasFile(const std::string& sha256) = 0;
+  // The progress of a file whose queueing was interrupted (some slices committed, not the last one);
+  // nullopt when none is recorded for this hash.
+  virtual Result<std::optional<FileProgress>> GetFileProgress(const std::string& sha256) {
+    (void)sha256;
+    return std::optional<FileProgress>();
+  }
   // Most recently queued files first.
   virtual Result<std::vector<IngestedFile>> ListFiles(size_t limit) = 0;
 

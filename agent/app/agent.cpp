@@ -8,7 +8,6 @@
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -19,13 +18,12 @@
 
 #include "agent/app/exit_codes.h"
 #include "agent/app/heartbeat_loop.h"
+#include "agent/app/ingest_driver.h"
 #include "agent/app/wiring.h"
 #include "agent/bridge/clock_offset.h"
 #include "agent/bridge/headers.h"
 #include "agent/bridge/retry_after.h"
 #include "agent/config/logging.h"
-#include "agent/connectors/csv_folder/csv_folder_connector.h"
-#include "agent/connectors/csv_folder/outbox_sink.h"
 #include "agent/delivery/delivery_loop.h"
 #include "agent/http/client.h"
 #include "agent/outbox/outbox.h"
@@ -82,7 +80,6 @@ class Agent {
         hup_(net_, SIGHUP),
         tick_timer_(net_),
         watchdog_timer_(net_),
-        connector_timer_(disk_),
         notifier_(service::Notifier::FromEnvironment()),
         gate_(std::chrono::seconds(30)) {}
 
@@ -101,8 +98,8 @@ class Agent {
   // (Re)starts it with these settings; a running connector is stopped only once they are known valid.
   Status StartConnector(const config::ConnectorConfig& settings, uint64_t max_size_mb);
   void StopConnector();
-  void ConnectorTick();
-  void ArmConnector();
+  // A file's outcome, on the network thread: the status page's figures.
+  void OnFileOutcome(const csv_folder::FileOutcome& out, int64_t inserted);
 
   // --- periodic work, on the network thread ---------------------------------------------------------
   void Tick();
@@ -131,13 +128,7 @@ class Agent {
 
   // Disk-thread state.
   std::unique_ptr<outbox::Outbox> outbox_;
-  std::unique_ptr<csv_folder::OutboxRecordSink> sink_;
-  std::unique_ptr<csv_folder::CsvFolderConnector> connector_;
-  std::unique_ptr<asio::posix::stream_descriptor> watch_fd_;
-  asio::steady_timer connector_timer_;
-  bool fd_armed_ = false;
-  bool connector_stopping_ = false;
-  bool ingest_full_logged_ = false;
+  std::unique_ptr<IngestDriver> ingest_;
 
   // Network-thread state.
   std::unique_ptr<http::Client> heartbeat_client_;
@@ -194,107 +185,46 @@ Status Agent::StartConnectorOnDisk() {
 }
 
 Status Agent::StartConnector(const config::ConnectorConfig& settings, uint64_t max_size_mb) {
-  auto options = csv_folder::ConnectorOptionsFromConfig(settings);
-  if (!options.ok()) return options.status();
-  StopConnector();
-  sink_ = std::make_unique<csv_folder::OutboxRecordSink>(outbox_.get(), max_size_mb);
-  options->processing.after_commit = csv_folder::PauseHookFromEnv();
-  connector_ = std::make_unique<csv_folder::CsvFolderConnector>(std::move(*options), sink_.get(), &clock_);
-  Status s = connector_->Start();
-  if (!s.ok()) {
-    connector_.reset();
-    return s;
+  if (!ingest_) {
+    IngestHooks hooks;
+    hooks.on_outcome = [this](const csv_folder::FileOutcome& out, int64_t inserted) {
+      asio::post(net_, [this, out, inserted] { OnFileOutcome(out, inserted); });
+    };
+    ingest_ = std::make_unique<IngestDriver>(disk_, outbox_.get(), &clock_, log_, std::move(hooks));
   }
-  if (!connector_->watcher_status().ok())
-    log_->warn("connector: folder events unavailable ({}); scanning every {} s instead",
-               connector_->watcher_status().ToString(), settings.scan_interval_seconds);
-  if (connector_->WatchFd() >= 0) {
-    int fd = ::dup(connector_->WatchFd());  // the descriptor object owns its copy
-    if (fd >= 0) watch_fd_ = std::make_unique<asio::posix::stream_descriptor>(disk_, fd);
-  }
-  connector_stopping_ = false;
-  ConnectorTick();
-  return Status::Ok();
+  return ingest_->Start(settings, max_size_mb);
 }
 
 void Agent::StopConnector() {
-  connector_stopping_ = true;
-  connector_timer_.cancel();
-  if (watch_fd_) watch_fd_->close();
-  watch_fd_.reset();
-  if (connector_) connector_->Stop();
-  connector_.reset();
+  if (ingest_) ingest_->Stop();
+  ingest_.reset();
 }
 
-void Agent::ArmConnector() {
-  if (!connector_ || connector_stopping_) return;
-  if (watch_fd_ && !fd_armed_) {
-    fd_armed_ = true;
-    watch_fd_->async_wait(asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
-      fd_armed_ = false;
-      if (!ec) ConnectorTick();
-    });
-  }
-  connector_timer_.expires_at(connector_->NextWakeup());
-  connector_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (!ec) ConnectorTick();
-  });
-}
-
-void Agent::ConnectorTick() {
-  if (!connector_ || connector_stopping_) return;
-  for (const std::string& path : connector_->Poll()) {
-    if (connector_stopping_) break;
-    csv_folder::FileOutcome out = connector_->ProcessFile(path);
-    using Kind = csv_folder::FileOutcome::Kind;
-    int64_t inserted = out.kind == Kind::kQueued ? static_cast<int64_t>(out.rows_ok) - sink_->last_skipped() : 0;
-    const bool full = out.kind == Kind::kRetryLater && out.status.code() == Code::kResourceExhausted;
-    if (full) {
-      // Said once when ingest pauses and once when it resumes: every retry while delivery drains is not news.
-      if (!ingest_full_logged_)
-        log_->warn("connector: ingest paused: the outbox is above outbox.max_size_mb ({} MiB); files wait in {} "
-                   "until delivery frees room",
-                   cfg_.outbox.max_size_mb, cfg_.connector.watch_folder);
-      log_->debug("connector: {}", out.Summary());
-      ingest_full_logged_ = true;
-    } else if (out.kind == Kind::kRetryLater) {
-      log_->warn("connector: {}", out.Summary());
-    } else if (out.kind == Kind::kRejected) {
-      log_->error("connector: {}", out.Summary());
-    } else {
-      log_->info("connector: {}", out.Summary());
-    }
-    if (!full && out.kind != Kind::kRetryLater && ingest_full_logged_) {
-      ingest_full_logged_ = false;
-      log_->info("connector: ingest resumed: the outbox has room again");
-    }
-    asio::post(net_, [this, out, inserted] {
-      bool full = out.kind == Kind::kRetryLater && out.status.code() == Code::kResourceExhausted;
-      ingest_paused_ = full;
-      ingest_paused_reason_ = full ? out.status.message() : "";
-      if (out.kind == Kind::kRetryLater) return;
-      status::RecentFile f;
-      f.name = out.file_name;
-      f.rows_ok = out.rows_ok;
-      f.rows_failed = out.rows_failed;
-      f.at = SysClock::now();
-      f.outcome = out.kind == Kind::kQueued      ? status::FileOutcome::kProcessed
-                  : out.kind == Kind::kDuplicate ? status::FileOutcome::kDuplicate
-                                                 : status::FileOutcome::kFailed;
-      if (out.kind == Kind::kRejected) f.detail = out.reason;
-      if (f.outcome == status::FileOutcome::kProcessed) file_counts_.processed++;
-      if (f.outcome == status::FileOutcome::kDuplicate) file_counts_.duplicate++;
-      if (f.outcome == status::FileOutcome::kFailed) file_counts_.failed++;
-      row_counts_.ok += out.rows_ok;
-      row_counts_.failed += out.rows_failed;
-      records_enqueued_ += static_cast<uint64_t>(inserted);
-      recent_files_.push_front(std::move(f));
-      while (recent_files_.size() > status::StatusSnapshot::kMaxRecentFiles) recent_files_.pop_back();
-      if (inserted > 0 && delivery_) delivery_->Wake();
-      RefreshOutboxStats();
-    });
-  }
-  ArmConnector();
+void Agent::OnFileOutcome(const csv_folder::FileOutcome& out, int64_t inserted) {
+  using Kind = csv_folder::FileOutcome::Kind;
+  bool full = out.kind == Kind::kRetryLater && out.status.code() == Code::kResourceExhausted;
+  ingest_paused_ = full;
+  ingest_paused_reason_ = full ? out.status.message() : "";
+  if (out.kind == Kind::kRetryLater) return;
+  status::RecentFile f;
+  f.name = out.file_name;
+  f.rows_ok = out.rows_ok;
+  f.rows_failed = out.rows_failed;
+  f.at = SysClock::now();
+  f.outcome = out.kind == Kind::kQueued      ? status::FileOutcome::kProcessed
+              : out.kind == Kind::kDuplicate ? status::FileOutcome::kDuplicate
+                                             : status::FileOutcome::kFailed;
+  if (out.kind == Kind::kRejected) f.detail = out.reason;
+  if (f.outcome == status::FileOutcome::kProcessed) file_counts_.processed++;
+  if (f.outcome == status::FileOutcome::kDuplicate) file_counts_.duplicate++;
+  if (f.outcome == status::FileOutcome::kFailed) file_counts_.failed++;
+  row_counts_.ok += out.rows_ok;
+  row_counts_.failed += out.rows_failed;
+  records_enqueued_ += static_cast<uint64_t>(inserted);
+  recent_files_.push_front(std::move(f));
+  while (recent_files_.size() > status::StatusSnapshot::kMaxRecentFiles) recent_files_.pop_back();
+  if (inserted > 0 && delivery_) delivery_->Wake();
+  RefreshOutboxStats();
 }
 
 http::Headers Agent::MakeHeaders() const {
@@ -324,10 +254,7 @@ void Agent::StartDelivery() {
     // Delivery freed room: files waiting for it may go in now.
     if (ingest_paused_)
       asio::post(disk_, [this] {
-        if (connector_) {
-          connector_->RetryNow();
-          ConnectorTick();
-        }
+        if (ingest_) ingest_->RetryNow();
       });
   };
   delivery_ = std::make_unique<delivery::DeliveryLoop>(net_, disk_, *outbox_, *sync_client_,
@@ -623,7 +550,6 @@ void Agent::Shutdown() {
     if (sync_client_) sync_client_->Close();
     // Close the database on its own thread, then let both loops end.
     asio::post(disk_, [this] {
-      sink_.reset();
       outbox_.reset();
       disk_guard_.reset();
       asio::post(net_, [this] { net_.stop(); });

@@ -31,7 +31,8 @@ std::string BuildHeartbeatBody(const HeartbeatInputs& in) {
     status["clock_offset_seconds"] = s.clock_offset_seconds;
     if (!s.faults.empty()) {
       json::array faults;
-      for (const auto& f : s.faults) faults.emplace_back(f);
+      for (const Fault& f : s.faults)
+        faults.push_back(json::object{{"kind", f.kind}, {"message", f.message}, {"fix", f.fix}});
       status["faults"] = std::move(faults);
     }
     body["status"] = std::move(status);

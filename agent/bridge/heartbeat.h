@@ -10,6 +10,7 @@
 
 #include "agent/bridge/protocol.h"
 #include "agent/http/client.h"
+#include "agent/util/fault.h"
 
 namespace opescare::bridge {
 
@@ -27,9 +28,10 @@ struct AgentStatus {
   QueueStatus queue;
   std::optional<std::chrono::system_clock::time_point> last_sync_at;  // JSON null when never
   int64_t clock_offset_seconds = 0;
-  // Faults the agent keeps running through (ARCHITECTURE.md "Durability rules"): the outbox cannot be opened
-  // or written, ingest paused on the size cap... Sent as "faults": [..] only when there are any.
-  std::vector<std::string> faults;
+  // Faults the agent keeps running through (ARCHITECTURE.md "Durability rules"): a full disk, an outbox that
+  // cannot be opened or written, a watch folder it cannot write... Sent as "faults": [{"kind", "message",
+  // "fix"}] only when there are any.
+  std::vector<Fault> faults;
 };
 
 struct HeartbeatInputs {

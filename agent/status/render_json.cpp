@@ -138,7 +138,12 @@ std::string RenderStatusJson(const StatusSnapshot& s, TimePoint now) {
                                 {"at", FormatIso8601Utc(d.at)}});
   }
 
+  json::array faults;
+  for (const Fault& f : s.faults)
+    faults.push_back(json::object{{"kind", f.kind}, {"message", f.message}, {"fix", f.fix}});
+
   json::object root{{"generated_at", FormatIso8601Utc(now)}, {"agent", std::move(agent)},
+                    {"faults", std::move(faults)},
                     {"connection", std::move(connection)},   {"delivery", std::move(delivery)},
                     {"outbox", std::move(outbox)},           {"ingest", std::move(ingest)},
                     {"history", std::move(history)},         {"recent_files", std::move(files)},

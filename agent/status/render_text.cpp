@@ -34,6 +34,7 @@ Readiness CheckReadiness(const StatusSnapshot& s) {
     if (!s.last_error_code.empty()) why += " (" + s.last_error_code + ")";
     add(why);
   }
+  for (const Fault& f : s.faults) add(f.message);
   return {reason.empty(), reason};
 }
 

@@ -1,6 +1,8 @@
 // Names of the snapshot's enums, the batch duration histogram and the 24 h History ring.
 #include "agent/status/snapshot.h"
 
+#include "agent/util/redact.h"
+
 namespace opescare::status {
 
 const char* ConnectionStateName(ConnectionState state) {
@@ -112,6 +114,25 @@ std::vector<HistoryPoint> History::Points() const {
   std::size_t start = (next_ + ring_.size() - size_) % ring_.size();
   for (std::size_t i = 0; i < size_; ++i) out.push_back(ring_[(start + i) % ring_.size()]);
   return out;
+}
+
+StatusSnapshot Redacted(StatusSnapshot s, const std::vector<std::string>& secrets) {
+  auto hide = [&secrets](std::string& text) { text = RedactSecrets(std::move(text), secrets); };
+  hide(s.last_error_code);
+  hide(s.last_error_message);
+  hide(s.fix);
+  hide(s.delivery_paused_reason);
+  hide(s.ingest_paused_reason);
+  for (Fault& f : s.faults) {
+    hide(f.message);
+    hide(f.fix);
+  }
+  for (RecentFile& f : s.recent_files) hide(f.detail);
+  for (DeadLetter& d : s.dead_letters) {
+    hide(d.error);
+    hide(d.message);
+  }
+  return s;
 }
 
 }  // namespace opescare::status

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "agent/util/fault.h"
+
 namespace opescare::status {
 
 using TimePoint = std::chrono::system_clock::time_point;
@@ -205,9 +207,17 @@ struct StatusSnapshot {
   bool ingest_paused = false;
   std::string ingest_paused_reason;  // e.g. "outbox above outbox.max_size_mb"
 
+  // Faults the agent lives with (a full disk, a watch folder it cannot write...): any of them makes /readyz
+  // answer 503, and each shows on the page, in /status.json, /metrics and the heartbeat.
+  std::vector<Fault> faults;
+
   std::vector<HistoryPoint> history;     // oldest first (History::Points())
   std::vector<RecentFile> recent_files;  // newest first
   std::vector<DeadLetter> dead_letters;  // newest first
 };
+
+// The snapshot with every secret replaced by "***" in each text that may have come from outside (a server's
+// error message, a dead letter's reason, a fault's words): what every endpoint renders.
+StatusSnapshot Redacted(StatusSnapshot s, const std::vector<std::string>& secrets);
 
 }  // namespace opescare::status

@@ -242,7 +242,8 @@ class ReloadTest(unittest.TestCase):
                     write_config(self.tmp, sim, log_level="debug", heartbeat_interval_seconds=60 // 12)
                     t_hup, t_hup_unix = time.monotonic(), time.time()
                     agent.send_signal(signal.SIGHUP)
-                    agent.wait_log(r"reload: configuration re-read from \S+ \(log level debug, heartbeat every 5 s\)",
+                    agent.wait_log(r"reload: configuration re-read from \S+ \(applied: heartbeat_interval_seconds, log_level; "
+                                   r"log level debug, heartbeat every 5 s\)",
                                    timeout=10)
                     t_reloading, value, _ = n.wait_for("RELOADING", "1", since=t_hup, timeout=5)
                     monotonic = [v for _, v, _ in n.assignments("MONOTONIC_USEC", since=t_hup)]

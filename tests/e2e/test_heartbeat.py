@@ -131,7 +131,10 @@ class HeartbeatTest(unittest.TestCase):
             beat = sim.heartbeats()[-1]
             body = beat["body"] if isinstance(beat["body"], dict) else json.loads(beat["body"])
             faults = body["status"].get("faults", [])
-            self.assertTrue(any("cannot be opened" in f for f in faults), faults)
+            unavailable = [f for f in faults if f["kind"] == "outbox_unavailable"]
+            self.assertEqual(len(unavailable), 1, faults)
+            self.assertIn("cannot be opened", unavailable[0]["message"])
+            self.assertIn("doctor", unavailable[0]["fix"])
         with open(outbox, "rb") as f:
             self.assertEqual(f.read(), before, "the agent must never delete or rewrite a database it cannot read")
 

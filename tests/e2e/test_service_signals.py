@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 import unittest
+import urllib.request
 import uuid
 
 from agentproc import Agent, run_cli, write_config
@@ -289,6 +290,19 @@ class ReloadTest(unittest.TestCase):
                     self.assertGreaterEqual(beats[1] - beats[0], 4.0)  # still 5 s, not the refused 2 s
                     agent.wait_log(r"heartbeat: connected", timeout=5, count=3)  # still at debug
                     self.assertTrue(agent.alive())
+
+                    # 4. Keys that cannot change in place keep their old value, and the log names them.
+                    page = agent.status_url()
+                    write_config(self.tmp, sim, log_level="debug", heartbeat_interval_seconds=60 // 12,
+                                 sync_interval_seconds=30, status={"listen": "127.0.0.1:1"},
+                                 http={"connect_timeout_seconds": 3, "request_timeout_seconds": 7})
+                    agent.send_signal(signal.SIGHUP)
+                    agent.wait_log(r"reload: http\.request_timeout_seconds, status\.listen changed; they keep their "
+                                   r"old value until a restart", timeout=10)
+                    agent.wait_log(r"reload: configuration re-read from \S+ \(applied: sync_interval_seconds;",
+                                   timeout=10)
+                    with urllib.request.urlopen(page + "/healthz", timeout=5) as r:  # the old address still
+                        self.assertEqual(r.status, 200)
                     self.assertEqual(agent.stop(), 0)
             self.assertNotIn(self.key, agent.log_text())
 

@@ -76,7 +76,7 @@ std::string RenderStatusJson(const StatusSnapshot& s, TimePoint now) {
       {"clock_offset_seconds", Optional(s.clock_offset_seconds)},
       {"heartbeats", json::object{{"ok", hb.ok},
                                   {"unauthorized", hb.unauthorized},
-                                  {"not_found", hb.not_found},
+                                  {"config_error", hb.config_error},
                                   {"unreachable", hb.unreachable},
                                   {"tls_error", hb.tls_error},
                                   {"server_error", hb.server_error}}}};

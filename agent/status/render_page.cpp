@@ -62,7 +62,7 @@ const char* Tone(ConnectionState state) {
     case ConnectionState::kServerError:
       return "warn";
     case ConnectionState::kUnauthorized:
-    case ConnectionState::kNotFound:
+    case ConnectionState::kConfigError:
     case ConnectionState::kTlsError:
       return "bad";
   }

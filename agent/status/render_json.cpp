@@ -128,7 +128,7 @@ std::string RenderStatusJson(const StatusSnapshot& s, TimePoint now) {
 
   json::array dead;
   for (std::size_t i = 0; i < std::min(s.dead_letters.size(), StatusSnapshot::kMaxDeadLetters); ++i) {
-    const DeadLetter& d = s.dead_letters[i];
+    const DeadLetterSummary& d = s.dead_letters[i];
     dead.push_back(json::object{{"record_id", d.record_id},
                                 {"type", d.type},
                                 {"source_file", d.source_file},

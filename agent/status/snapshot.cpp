@@ -108,7 +108,7 @@ StatusSnapshot Redacted(StatusSnapshot s, const std::vector<std::string>& secret
     hide(f.fix);
   }
   for (RecentFile& f : s.recent_files) hide(f.detail);
-  for (DeadLetter& d : s.dead_letters) {
+  for (DeadLetterSummary& d : s.dead_letters) {
     hide(d.error);
     hide(d.message);
   }

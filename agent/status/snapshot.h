@@ -141,8 +141,8 @@ struct RecentFile {
   std::string detail;  // why it failed, e.g. "missing column last_name" — column names and row numbers only
 };
 
-// A record the server refused (as the outbox keeps it, without its payload).
-struct DeadLetter {
+// A dead letter (outbox::DeadLetter) as the status page shows it: without its payload, by construction.
+struct DeadLetterSummary {
   std::string record_id;
   std::string type;         // "patient", "visit", ...
   std::string source_file;  // base name
@@ -202,7 +202,7 @@ struct StatusSnapshot {
 
   std::vector<HistoryPoint> history;     // oldest first (History::Points())
   std::vector<RecentFile> recent_files;  // newest first
-  std::vector<DeadLetter> dead_letters;  // newest first
+  std::vector<DeadLetterSummary> dead_letters;  // newest first
 };
 
 // The snapshot with every secret replaced by "***" in each text that may have come from outside (a server's

@@ -75,6 +75,9 @@ class SqliteOutbox final : public Outbox {
   bool ReleaseReserve();
   // Makes the reserve file; Ok when it is held afterwards.
   Status MakeReserve();
+  // Ok when ingest may write: no reserve is configured, or it is held (made again now if it was released).
+  // Ingest never takes the room a released reserve gave to delivery.
+  Status ReserveHeldForIngest();
 
   // The writes WithReserve wraps (the public calls of the same name).
   Result<NextBatch> NextDueBatchOnce(TimePoint now, const BatchLimits& limits);

@@ -115,6 +115,7 @@ class SqliteEnqueueTransaction final : public EnqueueTransaction {
  private:
   Status OpenSlice() {
     if (Status st = owner_.Writable(/*synchronous_full=*/true); !st.ok()) return st;
+    if (Status st = owner_.ReserveHeldForIngest(); !st.ok()) return st;
     if (Status st = txn_.Begin("queueing records"); !st.ok()) return st;
     auto insert = db_.Cached(
         "INSERT INTO records(id, type, data, source_file, source_row, created_at, size) VALUES(?, ?, ?, ?, ?, ?, ?)");

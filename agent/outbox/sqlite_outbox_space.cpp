@@ -28,6 +28,15 @@ Status SqliteOutbox::MakeReserve() {
   return st;
 }
 
+Status SqliteOutbox::ReserveHeldForIngest() {
+  if (reserve_path_.empty() || reserve_held_) return Status::Ok();
+  if (Status st = MakeReserve(); !st.ok())
+    return ResourceExhausted("outbox " + path() +
+                             ": its volume is full (the reserve kept for acknowledgements is in use: " + st.message() +
+                             "); free disk space on that volume: queued records are kept, new files wait");
+  return Status::Ok();
+}
+
 bool SqliteOutbox::ReleaseReserve() {
   if (!reserve_held_) return false;
   reserve_held_ = false;

@@ -221,6 +221,23 @@ TEST_F(SpaceTest, TheReserveComesBackOnceThereIsRoomAgain) {
   EXPECT_TRUE(std::filesystem::exists(path_ + ".reserve"));
 }
 
+TEST_F(SpaceTest, IngestDoesNotTakeTheRoomAReleasedReserveGaveToDelivery) {
+  Outbox& ob = Open();
+  std::string batch = FormBatch(ob, 1, 3);
+  g_disk_full = true;
+  ASSERT_TRUE(ob.AckAll(batch).ok());
+  g_disk_full = false;
+  // The reserve cannot be made again (here: its name is taken by a folder): new files must wait.
+  std::filesystem::create_directory(path_ + ".reserve");
+  auto r = ob.Enqueue(MakeRecords(10, 5), FileInfo{"dddd", "d.csv", 5, 0});
+  EXPECT_EQ(r.status().code(), Code::kResourceExhausted) << r.status().ToString();
+  EXPECT_EQ(GetStats().queued, 0);
+  std::filesystem::remove(path_ + ".reserve");
+  ASSERT_TRUE(ob.Enqueue(MakeRecords(10, 5), FileInfo{"dddd", "d.csv", 5, 0}).ok());
+  EXPECT_TRUE(ob.CheckSpace(0)->reserve_held);
+  EXPECT_EQ(GetStats().queued, 5);
+}
+
 TEST_F(SpaceTest, AReadOnlyOutboxKeepsNoReserve) {
   Open();
   outbox_.reset();

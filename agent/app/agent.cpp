@@ -41,11 +41,11 @@ Status Agent::OpenOutboxOnDisk() {
 
 Status Agent::StartConnectorOnDisk() {
   std::promise<Status> started;
-  asio::post(disk_, [&, c = cfg()] { started.set_value(StartConnector(c->connector, c->outbox.max_size_mb)); });
+  asio::post(disk_, [&, c = cfg()] { started.set_value(StartConnector(*c)); });
   return started.get_future().get();
 }
 
-Status Agent::StartConnector(const config::ConnectorConfig& settings, uint64_t max_size_mb) {
+Status Agent::StartConnector(const config::Config& cfg) {
   if (!ingest_) {
     IngestHooks hooks;
     hooks.on_outcome = [this](const csv_folder::FileOutcome& out, int64_t inserted) {
@@ -53,7 +53,7 @@ Status Agent::StartConnector(const config::ConnectorConfig& settings, uint64_t m
     };
     ingest_ = std::make_unique<IngestDriver>(disk_, outbox_.get(), &clock_, log_, std::move(hooks));
   }
-  return ingest_->Start(settings, max_size_mb);
+  return ingest_->Start(cfg.connector, cfg.outbox.max_size_mb, cfg.outbox.min_free_mb);
 }
 
 void Agent::StopConnector() {

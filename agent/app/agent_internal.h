@@ -39,6 +39,14 @@ class logger;
 
 namespace opescare::app {
 
+// What the disk thread reads of the outbox every tick, handed to the network thread whole.
+struct OutboxReading {
+  Result<outbox::Stats> stats;
+  Result<std::optional<std::string>> sync;  // last_sync_at meta
+  Result<std::vector<outbox::DeadLetter>> dead;
+  Result<outbox::SpaceReport> space;
+};
+
 class Agent {
  public:
   Agent(GlobalOptions global, config::Config cfg, std::shared_ptr<spdlog::logger> log);
@@ -61,7 +69,7 @@ class Agent {
 
   // --- the connector, on the disk thread (agent.cpp) ------------------------------------------------
   // (Re)starts it with these settings; a running connector is stopped only once they are known valid.
-  Status StartConnector(const config::ConnectorConfig& settings, uint64_t max_size_mb);
+  Status StartConnector(const config::Config& cfg);
   void StopConnector();
 
   // --- periodic work, on the network thread (agent.cpp) ---------------------------------------------
@@ -73,6 +81,8 @@ class Agent {
   void OnHeartbeat(const bridge::HeartbeatResult& r, bool changed);
   void OnSyncOutcome(const http::Outcome& outcome);
   void RefreshOutboxStats();
+  void OnOutboxReading(OutboxReading r);
+  void OnSpace(const outbox::SpaceReport& space);
   std::vector<Fault> CurrentFaults() const;
   bridge::AgentStatus HeartbeatStatus() const;
   std::string StatusLine() const;
@@ -115,6 +125,7 @@ class Agent {
   bool outbox_open_ = false;
   std::string outbox_open_error_;  // why the outbox could not be opened at start
   std::string outbox_fault_;       // why its figures cannot be read now
+  std::optional<outbox::SpaceReport> space_;  // the outbox volume's free space, read every tick
   std::optional<SteadyClock::time_point> last_skew_warning_;
   std::string last_status_line_;
 

@@ -52,7 +52,7 @@ void Agent::Reload() {
   }
   if (outbox_open_) {  // the connector restarts with its new settings; files waiting in the folder are listed again
     asio::post(disk_, [this, next] {
-      Status s = StartConnector(next->connector, next->outbox.max_size_mb);
+      Status s = StartConnector(*next);
       if (!s.ok()) log_->error("reload: connector: {}", s.message());
     });
   }

@@ -96,7 +96,16 @@ std::vector<Fault> Agent::CurrentFaults() const {
                       "run `opescare-bridge doctor`; fix the file's folder, permissions or disk, then restart"});
   if (!outbox_fault_.empty())
     faults.push_back({std::string(kFaultOutboxError), outbox_fault_, "run `opescare-bridge doctor`"});
-  if (ingest_paused_)
+  if (space_ && space_->below_watermark) {
+    std::string message = "the outbox's disk has " + std::to_string(space_->free_bytes >> 20) +
+                          " MiB free, below outbox.min_free_mb (" + std::to_string(space_->min_free_bytes >> 20) +
+                          " MiB); new files wait in the watch folder";
+    if (!space_->reserve_held) message += " (the reserve kept for acknowledgements is in use)";
+    faults.push_back({std::string(kFaultDiskFull), message,
+                      "free space on the disk that holds " + cfg()->outbox.path +
+                          " (delivery and ingest resume by themselves)"});
+  }
+  if (ingest_paused_ && !(space_ && space_->below_watermark))
     faults.push_back({std::string(kFaultIngestPaused), "new files are not read: " + ingest_paused_reason_,
                       "files wait in the watch folder until delivery frees room; raise outbox.max_size_mb if "
                       "OpesCare is reachable and the backlog is expected"});
@@ -190,38 +199,61 @@ status::StatusSnapshot Agent::Snapshot() const {
 }
 
 void Agent::RefreshOutboxStats() {
-  if (!outbox_ || refresh_in_flight_.exchange(true)) return;
-  asio::post(disk_, [this] {
-    auto stats = outbox_->GetStats();
-    auto sync = outbox_->GetMeta(outbox::kMetaLastSyncAt);
+  if (!outbox_open_ || refresh_in_flight_.exchange(true)) return;
+  const uint64_t min_free_mb = cfg()->outbox.min_free_mb;
+  asio::post(disk_, [this, min_free_mb] {
+    if (!outbox_) return;  // closed for shutdown
     outbox::DeadLetterQuery q;
     q.limit = status::StatusSnapshot::kMaxDeadLetters;
     q.newest_first = true;
-    auto dead = outbox_->ListDeadLetters(q);
-    asio::post(net_, [this, stats = std::move(stats), dead = std::move(dead), sync = std::move(sync)]() mutable {
-      refresh_in_flight_ = false;
-      if (!stats.ok()) {
-        std::string fault = "outbox: " + stats.status().message();
-        if (fault != outbox_fault_) log_->error("{}", fault);  // once per change, not every 2 s
-        outbox_fault_ = std::move(fault);
-        return;
-      }
-      outbox_fault_.clear();
-      outbox_stats_ = *stats;
-      if (dead.ok()) {
-        dead_letters_.clear();
-        for (const auto& d : *dead)
-          dead_letters_.push_back({d.id, d.type, d.source_file, static_cast<uint64_t>(d.source_row), d.error,
-                                   d.message, d.dead_at});
-      }
-      if (!last_sync_at_ && sync.ok() && sync->has_value()) {
-        // Only the time of day matters on the page; the ISO text from an earlier run is parsed loosely.
-        std::tm tm{};
-        if (strptime((*sync)->c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm)) last_sync_at_ = SysClock::from_time_t(timegm(&tm));
-      }
-      if (delivery_ && delivery_->counters().last_sync_at) last_sync_at_ = delivery_->counters().last_sync_at;
-    });
+    OutboxReading r{outbox_->GetStats(), outbox_->GetMeta(outbox::kMetaLastSyncAt), outbox_->ListDeadLetters(q),
+                    outbox_->CheckSpace(min_free_mb)};
+    asio::post(net_, [this, r = std::move(r)]() mutable { OnOutboxReading(std::move(r)); });
   });
+}
+
+void Agent::OnOutboxReading(OutboxReading r) {
+  refresh_in_flight_ = false;
+  if (r.space.ok()) OnSpace(*r.space);
+  if (!r.stats.ok()) {
+    std::string fault = "outbox: " + r.stats.status().message();
+    if (fault != outbox_fault_) log_->error("{}", fault);  // once per change, not every 2 s
+    outbox_fault_ = std::move(fault);
+    return;
+  }
+  outbox_fault_.clear();
+  outbox_stats_ = *r.stats;
+  if (r.dead.ok()) {
+    dead_letters_.clear();
+    for (const auto& d : *r.dead)
+      dead_letters_.push_back(
+          {d.id, d.type, d.source_file, static_cast<uint64_t>(d.source_row), d.error, d.message, d.dead_at});
+  }
+  if (!last_sync_at_ && r.sync.ok() && r.sync->has_value()) {
+    // Only the time of day matters on the page; the ISO text from an earlier run is parsed loosely.
+    std::tm tm{};
+    if (strptime((*r.sync)->c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm)) last_sync_at_ = SysClock::from_time_t(timegm(&tm));
+  }
+  if (delivery_ && delivery_->counters().last_sync_at) last_sync_at_ = delivery_->counters().last_sync_at;
+}
+
+// The outbox volume's free space: below outbox.min_free_mb ingest waits (the sink says so to the connector)
+// and status shows disk_full; when space returns, delivery and then ingest go on at once, not at their
+// next backoff.
+void Agent::OnSpace(const outbox::SpaceReport& space) {
+  const bool was_full = space_ && space_->below_watermark;
+  space_ = space;
+  if (space.below_watermark && !was_full) {
+    log_->warn("outbox: the disk has {} MiB free, below outbox.min_free_mb ({} MiB): new files wait until space "
+               "is freed; delivery goes on",
+               space.free_bytes >> 20, space.min_free_bytes >> 20);
+  } else if (!space.below_watermark && was_full) {
+    log_->info("outbox: the disk has room again ({} MiB free): delivery and ingest resume", space.free_bytes >> 20);
+    if (delivery_) delivery_->Wake();
+    asio::post(disk_, [this] {
+      if (ingest_) ingest_->RetryNow();
+    });
+  }
 }
 
 std::string Agent::StatusLine() const {

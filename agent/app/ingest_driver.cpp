@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/logger.h>
@@ -21,13 +22,12 @@ class IngestDriver::Impl {
        IngestHooks hooks)
       : disk_(disk), outbox_(outbox), clock_(clock), log_(std::move(logger)), hooks_(std::move(hooks)), timer_(disk) {}
 
-  Status Start(const config::ConnectorConfig& settings, uint64_t max_size_mb) {
+  Status Start(const config::ConnectorConfig& settings, uint64_t max_size_mb, uint64_t min_free_mb) {
     auto options = csv_folder::ConnectorOptionsFromConfig(settings);
     if (!options.ok()) return options.status();
     Stop();
     settings_ = settings;
-    max_size_mb_ = max_size_mb;
-    sink_ = std::make_unique<csv_folder::OutboxRecordSink>(outbox_, max_size_mb);
+    sink_ = std::make_unique<csv_folder::OutboxRecordSink>(outbox_, max_size_mb, min_free_mb);
     options->processing.after_commit = csv_folder::PauseHookFromEnv();
     connector_ = std::make_unique<csv_folder::CsvFolderConnector>(std::move(*options), sink_.get(), clock_);
     Status s = connector_->Start();
@@ -54,6 +54,7 @@ class IngestDriver::Impl {
     watch_fd_.reset();
     if (connector_) connector_->Stop();
     connector_.reset();
+    chain_running_ = false;
   }
 
   void RetryNow() {
@@ -78,12 +79,24 @@ class IngestDriver::Impl {
     });
   }
 
+  // One slice, then yield: the next slice is posted behind whatever else waits on the disk thread. Only one
+  // chain of slices runs at a time (a folder event or the timer during a chain just lets it go on).
   void Tick() {
+    if (!connector_ || stopping_ || chain_running_) return;
+    RunSlice();
+  }
+
+  void RunSlice() {
+    chain_running_ = false;
     if (!connector_ || stopping_) return;
-    for (const std::string& path : connector_->Poll()) {
-      if (stopping_) break;
-      csv_folder::FileOutcome out = connector_->ProcessFile(path);
-      Report(out);
+    csv_folder::CsvFolderConnector::Slice slice = connector_->RunSlice(csv_folder::SliceBudget{});
+    if (slice.finished) Report(*slice.finished);
+    if (slice.more && !stopping_) {
+      chain_running_ = true;
+      asio::post(disk_, [this, alive = std::weak_ptr<bool>(alive_)] {
+        if (alive.lock()) RunSlice();
+      });
+      return;
     }
     Arm();
   }
@@ -92,13 +105,13 @@ class IngestDriver::Impl {
   // every retry while delivery drains is not news) and hands it on.
   void Report(const csv_folder::FileOutcome& out) {
     using Kind = csv_folder::FileOutcome::Kind;
-    int64_t inserted = out.kind == Kind::kQueued ? static_cast<int64_t>(out.rows_ok) - sink_->last_skipped() : 0;
+    int64_t inserted = out.kind == Kind::kQueued ? static_cast<int64_t>(out.rows_added) - sink_->last_skipped() : 0;
     const bool full = out.kind == Kind::kRetryLater && out.status.code() == Code::kResourceExhausted;
     if (full) {
       if (!full_logged_)
-        log_->warn("connector: ingest paused: the outbox is above outbox.max_size_mb ({} MiB); files wait in {} "
-                   "until delivery frees room",
-                   max_size_mb_, settings_.watch_folder);
+        log_->warn("connector: ingest paused: {}; files wait in {} until there is room again",
+                   sink_->full_reason().empty() ? out.status.message() : sink_->full_reason(),
+                   settings_.watch_folder);
       log_->debug("connector: {}", out.Summary());
       full_logged_ = true;
     } else if (out.kind == Kind::kRetryLater) {
@@ -110,7 +123,7 @@ class IngestDriver::Impl {
     }
     if (!full && out.kind != Kind::kRetryLater && full_logged_) {
       full_logged_ = false;
-      log_->info("connector: ingest resumed: the outbox has room again");
+      log_->info("connector: ingest resumed: there is room again");
     }
     if (hooks_.on_outcome) hooks_.on_outcome(out, inserted);
   }
@@ -122,13 +135,14 @@ class IngestDriver::Impl {
   IngestHooks hooks_;
   asio::steady_timer timer_;
   config::ConnectorConfig settings_;
-  uint64_t max_size_mb_ = 0;
   std::unique_ptr<csv_folder::OutboxRecordSink> sink_;
   std::unique_ptr<csv_folder::CsvFolderConnector> connector_;
   std::unique_ptr<asio::posix::stream_descriptor> watch_fd_;
   bool fd_armed_ = false;
   bool stopping_ = false;
   bool full_logged_ = false;
+  bool chain_running_ = false;                              // a posted slice is pending
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // posted slices outlive nothing
 };
 
 IngestDriver::IngestDriver(asio::io_context& disk, outbox::Outbox* outbox, const Clock* clock,
@@ -139,8 +153,8 @@ IngestDriver::~IngestDriver() {
   if (impl_) impl_->Stop();
 }
 
-Status IngestDriver::Start(const config::ConnectorConfig& settings, uint64_t max_size_mb) {
-  return impl_->Start(settings, max_size_mb);
+Status IngestDriver::Start(const config::ConnectorConfig& settings, uint64_t max_size_mb, uint64_t min_free_mb) {
+  return impl_->Start(settings, max_size_mb, min_free_mb);
 }
 
 void IngestDriver::Stop() { impl_->Stop(); }

@@ -1,5 +1,6 @@
 // The ingest driver: runs the CSV folder connector on the disk thread — waits for folder events or the
-// connector's next wake-up, takes ready files, and reports each outcome — so that agent.cpp only wires it.
+// connector's next wake-up, then works in slices (about 50 ms each), posting the next slice so that
+// delivery, the watchdog's probe and a stop are served in between — and reports each file's outcome.
 #pragma once
 
 #include <cstdint>
@@ -37,7 +38,8 @@ class IngestDriver {
   IngestDriver& operator=(const IngestDriver&) = delete;
 
   // (Re)starts the connector with these settings; a running one is stopped only once they are valid.
-  Status Start(const config::ConnectorConfig& settings, uint64_t max_size_mb);
+  // max_size_mb and min_free_mb: the outbox's caps (outbox.*) above which files wait in the folder.
+  Status Start(const config::ConnectorConfig& settings, uint64_t max_size_mb, uint64_t min_free_mb);
   // Stops taking files (a file being read finishes its transaction or rolls back: never half-queued).
   void Stop();
   // Files waiting for a retry (e.g. for room in the outbox) are tried now.

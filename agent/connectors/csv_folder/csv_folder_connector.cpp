@@ -37,7 +37,11 @@ Status CsvFolderConnector::Start() {
   return Status::Ok();
 }
 
-void CsvFolderConnector::Stop() { watcher_->Stop(); }
+void CsvFolderConnector::Stop() {
+  job_.reset();  // its uncommitted slice is rolled back; committed slices resume at the next start
+  ready_.clear();
+  watcher_->Stop();
+}
 
 void CsvFolderConnector::Note(const std::vector<std::string>& names) {
   for (const std::string& name : names)
@@ -105,16 +109,44 @@ std::chrono::steady_clock::time_point CsvFolderConnector::NextWakeup() const {
 
 FileOutcome CsvFolderConnector::ProcessFile(const std::string& path, const ProgressCallback& progress) {
   FileOutcome outcome = processor_.Process(path, progress);
+  Settled(path, outcome);
+  return outcome;
+}
+
+void CsvFolderConnector::Settled(const std::string& path, const FileOutcome& outcome) {
   std::string name = BaseName(path);
   if (outcome.status.ok() || outcome.status.code() == Code::kNotFound) {
     settle_.Forget(name);
     retries_.erase(name);
-    return outcome;
+    return;
   }
   Retry& retry = retries_[name];
   retry.delay = retry.delay.count() == 0 ? options_.retry_initial : std::min(retry.delay * 2, options_.retry_max);
   retry.at = clock_->Steady() + retry.delay;
-  return outcome;
+}
+
+CsvFolderConnector::Slice CsvFolderConnector::RunSlice(const SliceBudget& budget) {
+  Slice slice;
+  if (!job_) {
+    if (ready_.empty()) {
+      std::vector<std::string> ready = Poll();
+      ready_.assign(ready.begin(), ready.end());
+    }
+    if (ready_.empty()) return slice;
+    job_ = std::make_unique<FileJob>(options_.processing, processor_.sink(), clock_, ready_.front());
+    ready_.pop_front();
+  }
+  if (job_->Step(budget)) {
+    slice.finished = job_->outcome();
+    Settled(job_->path(), *slice.finished);
+    job_.reset();
+    // A file waiting because the outbox is full: the others would wait too; look again when woken.
+    if (slice.finished->kind == FileOutcome::Kind::kRetryLater &&
+        slice.finished->status.code() == Code::kResourceExhausted)
+      ready_.clear();
+  }
+  slice.more = job_ != nullptr || !ready_.empty();
+  return slice;
 }
 
 void CsvFolderConnector::RetryNow() {

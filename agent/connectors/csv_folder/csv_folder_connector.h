@@ -13,6 +13,7 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "agent/config/config.h"
+#include "agent/connectors/csv_folder/file_job.h"
 #include "agent/connectors/csv_folder/file_processor.h"
 #include "agent/connectors/csv_folder/folder_watcher.h"
 #include "agent/connectors/csv_folder/settle.h"
@@ -72,6 +74,17 @@ class CsvFolderConnector {
   FileOutcome ProcessFile(const std::string& path, const ProgressCallback& progress = {});
   void RetryNow();
 
+  // The watcher's way (ARCHITECTURE.md "Threads"): at most one slice of work, then it returns. Ready files
+  // are taken one after another, each in slices (FileJob); `finished` holds a file's outcome when one ended
+  // in this slice, and `more` says whether work remains now (the caller posts the next slice, so other
+  // handlers — delivery, the watchdog's probe, a stop — run in between). A stop between slices leaves the
+  // slice in progress uncommitted for the next start.
+  struct Slice {
+    std::optional<FileOutcome> finished;
+    bool more = false;
+  };
+  Slice RunSlice(const SliceBudget& budget);
+
   // Files seen and not yet dealt with (settling, ready, or waiting for a retry).
   size_t waiting_files() const { return settle_.size(); }
   const Status& watcher_status() const { return watcher_status_; }
@@ -80,6 +93,8 @@ class CsvFolderConnector {
  private:
   void Note(const std::vector<std::string>& names);
   void Scan();
+  // Drops a file dealt with from the waiting list, or schedules its retry with backoff.
+  void Settled(const std::string& path, const FileOutcome& outcome);
 
   ConnectorOptions options_;
   const Clock* clock_;
@@ -92,6 +107,8 @@ class CsvFolderConnector {
   };
   std::map<std::string, Retry> retries_;
   std::vector<std::string> noted_;  // names from events, stat()ed at the next Poll
+  std::deque<std::string> ready_;   // paths Poll() found ready, taken by RunSlice in order
+  std::unique_ptr<FileJob> job_;    // the file RunSlice is working on
   bool scan_due_ = true;
   std::chrono::steady_clock::time_point next_scan_{};
   Status watcher_status_;

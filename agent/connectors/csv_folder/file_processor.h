@@ -63,6 +63,7 @@ struct FileOutcome {
   uint64_t bytes = 0;
   uint64_t rows_ok = 0;
   uint64_t rows_failed = 0;
+  uint64_t rows_added = 0;  // records this attempt added (rows_ok less those an interrupted attempt queued)
   std::string moved_to;     // the file's new path ("" when it did not move)
   std::string report_path;  // failed/<name>.errors.csv when one was written
   // kRejected: why, in words fit for the status page: a file-level problem (unknown type, missing column)
@@ -80,14 +81,14 @@ class FileProcessor {
   // Creates processed/ and failed/ if missing.
   Status PrepareFolders() const;
 
+  // The whole file in one go (one transaction): `enqueue` and the tests. The watcher uses FileJob slices.
   FileOutcome Process(const std::string& path, const ProgressCallback& progress = {});
 
   const ProcessorOptions& options() const { return options_; }
+  RecordSink* sink() const { return sink_; }
+  const Clock* clock() const { return clock_; }
 
  private:
-  FileOutcome Reject(const std::string& path, FileOutcome out, const std::vector<RowError>& problems);
-  void MoveTo(const std::string& path, const std::string& folder, FileOutcome* out);
-
   ProcessorOptions options_;
   RecordSink* sink_;
   const Clock* clock_;

@@ -30,6 +30,13 @@ struct FileTotals {
   uint64_t rows_failed = 0;  // rows reported in the errors file
 };
 
+// How far a file queued in slices got: the rows consumed so far, in file order (CSV.md "A file's life").
+struct SliceProgress {
+  uint64_t rows_done = 0;  // rows_ok + rows_failed
+  uint64_t rows_ok = 0;
+  uint64_t rows_failed = 0;
+};
+
 // Called from one thread (the connector's disk worker). Statuses say whether to retry: kResourceExhausted
 // (outbox full) and kUnavailable/kIoError leave the file in the watch folder for a later attempt.
 class RecordSink {
@@ -47,8 +54,20 @@ class RecordSink {
   // Commits the records and the file's hash together, durably (synchronous=FULL): when this returns OK,
   // the file's rows are queued even if the power fails next.
   virtual Status CommitFile(const FileTotals& totals) = 0;
-  // Rolls the open transaction back (after an error or a file that changed while being read).
+  // Rolls the open transaction back (after an error or a file that changed while being read); with slices,
+  // only what was added since the last CommitSlice.
   virtual void AbortFile() = 0;
+  // Commits the records added so far together with the file's progress, durably; the file stays open for
+  // more records. A sink that cannot queue in slices refuses (FileJob then needs an unlimited budget).
+  virtual Status CommitSlice(const SliceProgress& progress) {
+    (void)progress;
+    return FailedPrecondition("this sink cannot queue a file in slices");
+  }
+  // rows_done of this file's last committed slice when an earlier attempt was interrupted; 0 when none.
+  virtual Result<uint64_t> ResumePoint(const std::string& sha256) {
+    (void)sha256;
+    return uint64_t{0};
+  }
 };
 
 }  // namespace opescare::csv_folder

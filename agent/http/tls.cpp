@@ -130,7 +130,7 @@ ClockSuspect SuspectClock(const VerifyFailure& f) {
   if (Known(f.server_time)) {
     // Valid at the last time the server told us, and the local clock is well past that time.
     bool valid_then = f.server_time <= c.not_after;
-    return valid_then && f.local_now - f.server_time > kDay ? ClockSuspect::kAhead : ClockSuspect::kNone;
+    return valid_then && f.local_now - f.server_time > 30 * kDay ? ClockSuspect::kAhead : ClockSuspect::kNone;
   }
   auto expired_for = f.local_now - c.not_after;
   auto lifetime = c.not_after - c.not_before;

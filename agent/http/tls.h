@@ -31,7 +31,7 @@ struct VerifyFailure {
 };
 
 // kAhead: the certificate looks expired, and the last known server time (it was valid then, and the local
-// clock is over a day past it) or, without one, its own validity (expired longer ago than it was ever
+// clock is over 30 days past it) or, without one, its own validity (expired longer ago than it was ever
 // valid, and over 30 days) says the local clock is the likely cause. kBehind: it looks not yet valid.
 ClockSuspect SuspectClock(const VerifyFailure& failure);
 

@@ -539,8 +539,7 @@ TEST_F(ClientTest, SilentServerTimesOutOnTime) {
   auto elapsed = std::chrono::steady_clock::now() - start;
   EXPECT_EQ(o.stage, FailureStage::kTimeout) << o.error;
   EXPECT_NE(o.error.find("within 1 s"), std::string::npos) << o.error;
-  EXPECT_GE(elapsed, 900ms);
-  EXPECT_LT(elapsed, 2500ms);
+  EXPECT_GE(elapsed, 900ms);  // not before the timeout (timers never fire early); SendAndWait bounds it above
 }
 
 TEST_F(ClientTest, HandshakeThatNeverCompletesHitsTheConnectTimeout) {
@@ -554,8 +553,11 @@ TEST_F(ClientTest, HandshakeThatNeverCompletesHitsTheConnectTimeout) {
   Outcome o = SendAndWait(*client, Heartbeat());
   auto elapsed = std::chrono::steady_clock::now() - start;
   EXPECT_EQ(o.stage, FailureStage::kTimeout) << o.error;
-  EXPECT_NE(o.error.find("TLS handshake"), std::string::npos) << o.error;
-  EXPECT_LT(elapsed, 2500ms);
+  // The connect timeout fired, not the 10 s request timeout: the message says which, at any machine speed.
+  EXPECT_NE(o.error.find("TLS handshake with 127.0.0.1:" + std::to_string(server.port()) + " did not finish within 1 s"),
+            std::string::npos)
+      << o.error;
+  EXPECT_GE(elapsed, 900ms);
 }
 
 TEST_F(ClientTest, ServerSpeakingPlainHttpOnTheTlsPort) {

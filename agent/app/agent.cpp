@@ -167,7 +167,7 @@ void Agent::WatchdogPing() {
 void Agent::WaitSignals() {
   signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
     if (ec) return;
-    log_->info("received {}: stopping (new files are left in the folder, the request in flight gets up to 5 s)",
+    log_->info("received {}: stopping (new files are left in the folder, the request in flight gets up to 1.5 s)",
                signo == SIGTERM ? "SIGTERM" : "SIGINT");
     Shutdown();
   });

@@ -132,7 +132,7 @@ class Agent {
   uint64_t history_delivered_sampled_ = 0;  // records delivered (counter) at the last history sample
   SteadyClock::time_point next_history_sample_ = SteadyClock::now();
   std::deque<status::RecentFile> recent_files_;
-  std::vector<status::DeadLetter> dead_letters_;
+  std::vector<status::DeadLetterSummary> dead_letters_;
   status::FileCounts file_counts_;
   status::RowCounts row_counts_;
   uint64_t records_enqueued_ = 0;

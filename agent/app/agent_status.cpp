@@ -18,24 +18,11 @@ namespace asio = boost::asio;
 
 namespace {
 
-status::ConnectionState ToStatusState(bridge::ConnectionState s) {
-  switch (s) {
-    case bridge::ConnectionState::kUnknown: return status::ConnectionState::kUnknown;
-    case bridge::ConnectionState::kConnected: return status::ConnectionState::kConnected;
-    case bridge::ConnectionState::kUnauthorized: return status::ConnectionState::kUnauthorized;
-    case bridge::ConnectionState::kConfigError: return status::ConnectionState::kNotFound;
-    case bridge::ConnectionState::kServerError: return status::ConnectionState::kServerError;
-    case bridge::ConnectionState::kUnreachable: return status::ConnectionState::kUnreachable;
-    case bridge::ConnectionState::kTlsError: return status::ConnectionState::kTlsError;
-  }
-  return status::ConnectionState::kUnknown;
-}
-
 status::HeartbeatOutcome ToOutcome(bridge::ConnectionState s) {
   switch (s) {
     case bridge::ConnectionState::kConnected: return status::HeartbeatOutcome::kOk;
     case bridge::ConnectionState::kUnauthorized: return status::HeartbeatOutcome::kUnauthorized;
-    case bridge::ConnectionState::kConfigError: return status::HeartbeatOutcome::kNotFound;
+    case bridge::ConnectionState::kConfigError: return status::HeartbeatOutcome::kConfigError;
     case bridge::ConnectionState::kTlsError: return status::HeartbeatOutcome::kTlsError;
     case bridge::ConnectionState::kUnreachable: return status::HeartbeatOutcome::kUnreachable;
     default: return status::HeartbeatOutcome::kServerError;
@@ -143,7 +130,7 @@ status::StatusSnapshot Agent::Snapshot() const {
   s.started_at = started_at_;
   s.configured = true;
   s.outbox_open = outbox_open_;
-  s.connection_state = ToStatusState(link_state_);
+  s.connection_state = link_state_;
   if (link_state_ == last_heartbeat_.state) {  // else a sync answered since, and the heartbeat's words are old
     if (last_heartbeat_.error) {
       s.last_error_code = last_heartbeat_.error->error;

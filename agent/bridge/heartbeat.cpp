@@ -40,26 +40,6 @@ std::string BuildHeartbeatBody(const HeartbeatInputs& in) {
   return json::serialize(body);
 }
 
-const char* ConnectionStateName(ConnectionState state) {
-  switch (state) {
-    case ConnectionState::kUnknown:
-      return "unknown";
-    case ConnectionState::kConnected:
-      return "connected";
-    case ConnectionState::kUnauthorized:
-      return "unauthorized";
-    case ConnectionState::kConfigError:
-      return "config_error";
-    case ConnectionState::kServerError:
-      return "server_error";
-    case ConnectionState::kUnreachable:
-      return "unreachable";
-    case ConnectionState::kTlsError:
-      return "tls_error";
-  }
-  return "unknown";
-}
-
 HeartbeatResult ClassifyHeartbeat(int status, std::string_view body, http::FailureStage stage,
                                   std::string_view transport_error, int64_t clock_offset_seconds) {
   HeartbeatResult r;

@@ -10,6 +10,7 @@
 
 #include "agent/bridge/protocol.h"
 #include "agent/http/client.h"
+#include "agent/util/connection_state.h"
 #include "agent/util/fault.h"
 
 namespace opescare::bridge {
@@ -44,19 +45,9 @@ struct HeartbeatInputs {
 // {"agent_id", "facility_id", "version"[, "status": {...}]} as compact JSON.
 std::string BuildHeartbeatBody(const HeartbeatInputs& inputs);
 
-// The agent's connection state, as a heartbeat's outcome tells it.
-enum class ConnectionState {
-  kUnknown,       // no heartbeat yet
-  kConnected,     // 2xx
-  kUnauthorized,  // 401/403: key rejected or revoked
-  kConfigError,   // 404 (server_url, path, facility_id), other 4xx refusals, secret refused on plain HTTP
-  kServerError,   // the server answered but not usefully: 408/425/429/5xx/3xx, garbage, oversized
-  kUnreachable,   // DNS, TCP, proxy, timeouts, dropped connections
-  kTlsError,      // certificate refused or TLS handshake failed
-};
-
-// "unknown", "connected", "unauthorized", "config_error", "server_error", "unreachable", "tls_error".
-const char* ConnectionStateName(ConnectionState state);
+// The agent's connection state (agent/util/connection_state.h), as a heartbeat's outcome tells it.
+using opescare::ConnectionState;
+using opescare::ConnectionStateName;
 
 struct HeartbeatResult {
   ConnectionState state = ConnectionState::kUnknown;

@@ -76,7 +76,7 @@ std::string RenderStatusJson(const StatusSnapshot& s, TimePoint now) {
       {"clock_offset_seconds", Optional(s.clock_offset_seconds)},
       {"heartbeats", json::object{{"ok", hb.ok},
                                   {"unauthorized", hb.unauthorized},
-                                  {"not_found", hb.not_found},
+                                  {"config_error", hb.config_error},
                                   {"unreachable", hb.unreachable},
                                   {"tls_error", hb.tls_error},
                                   {"server_error", hb.server_error}}}};
@@ -128,7 +128,7 @@ std::string RenderStatusJson(const StatusSnapshot& s, TimePoint now) {
 
   json::array dead;
   for (std::size_t i = 0; i < std::min(s.dead_letters.size(), StatusSnapshot::kMaxDeadLetters); ++i) {
-    const DeadLetter& d = s.dead_letters[i];
+    const DeadLetterSummary& d = s.dead_letters[i];
     dead.push_back(json::object{{"record_id", d.record_id},
                                 {"type", d.type},
                                 {"source_file", d.source_file},

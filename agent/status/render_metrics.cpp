@@ -84,7 +84,7 @@ std::string RenderMetrics(const StatusSnapshot& s) {
 
   w.Family("heartbeats_total", "counter", "Heartbeats sent, by outcome.");
   for (HeartbeatOutcome o :
-       {HeartbeatOutcome::kOk, HeartbeatOutcome::kUnauthorized, HeartbeatOutcome::kNotFound,
+       {HeartbeatOutcome::kOk, HeartbeatOutcome::kUnauthorized, HeartbeatOutcome::kConfigError,
         HeartbeatOutcome::kUnreachable, HeartbeatOutcome::kTlsError, HeartbeatOutcome::kServerError}) {
     w.Sample(Number(s.heartbeats.For(o)), Label("outcome", HeartbeatOutcomeName(o)));
   }

@@ -62,7 +62,7 @@ const char* Tone(ConnectionState state) {
     case ConnectionState::kServerError:
       return "warn";
     case ConnectionState::kUnauthorized:
-    case ConnectionState::kNotFound:
+    case ConnectionState::kConfigError:
     case ConnectionState::kTlsError:
       return "bad";
   }
@@ -370,7 +370,7 @@ void DeadLetters(std::string& out, const StatusSnapshot& s, TimePoint now) {
       "<table id=\"dead-letters\"><thead><tr><th>When</th><th>Type</th><th>Source file</th>"
       "<th class=\"num\">Row</th><th>OpesCare's reason</th><th>Record id</th></tr></thead><tbody>";
   for (std::size_t i = 0; i < n; ++i) {
-    const DeadLetter& d = s.dead_letters[i];
+    const DeadLetterSummary& d = s.dead_letters[i];
     out += "<tr data-record-id=\"" + E(d.record_id) + "\"><td class=\"when\">" + TimeAgo(d.at, now) + "</td><td>" +
            E(d.type) + "</td><td><code>" + E(d.source_file) + "</code></td><td class=\"num\">" +
            std::to_string(d.source_row) + "</td><td>";

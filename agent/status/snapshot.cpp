@@ -5,34 +5,14 @@
 
 namespace opescare::status {
 
-const char* ConnectionStateName(ConnectionState state) {
-  switch (state) {
-    case ConnectionState::kUnknown:
-      return "unknown";
-    case ConnectionState::kConnected:
-      return "connected";
-    case ConnectionState::kUnauthorized:
-      return "unauthorized";
-    case ConnectionState::kNotFound:
-      return "not_found";
-    case ConnectionState::kUnreachable:
-      return "unreachable";
-    case ConnectionState::kTlsError:
-      return "tls_error";
-    case ConnectionState::kServerError:
-      return "server_error";
-  }
-  return "unknown";
-}
-
 const char* HeartbeatOutcomeName(HeartbeatOutcome outcome) {
   switch (outcome) {
     case HeartbeatOutcome::kOk:
       return "ok";
     case HeartbeatOutcome::kUnauthorized:
       return "unauthorized";
-    case HeartbeatOutcome::kNotFound:
-      return "not_found";
+    case HeartbeatOutcome::kConfigError:
+      return "config_error";
     case HeartbeatOutcome::kUnreachable:
       return "unreachable";
     case HeartbeatOutcome::kTlsError:
@@ -49,8 +29,8 @@ uint64_t& HeartbeatCounts::For(HeartbeatOutcome outcome) {
       return ok;
     case HeartbeatOutcome::kUnauthorized:
       return unauthorized;
-    case HeartbeatOutcome::kNotFound:
-      return not_found;
+    case HeartbeatOutcome::kConfigError:
+      return config_error;
     case HeartbeatOutcome::kUnreachable:
       return unreachable;
     case HeartbeatOutcome::kTlsError:
@@ -128,7 +108,7 @@ StatusSnapshot Redacted(StatusSnapshot s, const std::vector<std::string>& secret
     hide(f.fix);
   }
   for (RecentFile& f : s.recent_files) hide(f.detail);
-  for (DeadLetter& d : s.dead_letters) {
+  for (DeadLetterSummary& d : s.dead_letters) {
     hide(d.error);
     hide(d.message);
   }

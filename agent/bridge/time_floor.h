@@ -59,7 +59,7 @@ class TimeFloor {
   mutable std::mutex mu_;
   std::chrono::system_clock::time_point server_time_{};  // as seen (or restored)
   std::chrono::steady_clock::time_point seen_at_{};      // steady time it was seen
-  int64_t stored_seconds_ = 0;                            // what the outbox holds (0: nothing)
+  int64_t stored_seconds_ = 0;                           // what the outbox holds (0: nothing)
 };
 
 // "365 days", "1 day"

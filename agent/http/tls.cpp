@@ -60,9 +60,9 @@ std::string ClockClause(const VerifyFailure& f) {
                " ahead of the last known server time (" + Iso(f.server_time) +
                "): the clock is the likely cause, set the correct time (enable NTP)";
       }
-      return "; it expired " + DaysText(f.local_now - c.not_after) +
-             " ago by this machine's clock (" + Iso(f.local_now) + "), longer than it was ever valid (" +
-             DaysText(c.not_after - c.not_before) + "): the clock is likely ahead, set the correct time (enable NTP)";
+      return "; it expired " + DaysText(f.local_now - c.not_after) + " ago by this machine's clock (" +
+             Iso(f.local_now) + "), longer than it was ever valid (" + DaysText(c.not_after - c.not_before) +
+             "): the clock is likely ahead, set the correct time (enable NTP)";
     case ClockSuspect::kBehind: {
       std::string at = f.checked_at > f.local_now + std::chrono::seconds(1)
                            ? " (checked at " + Iso(f.checked_at) + ", the last known server time or build time)"

@@ -79,7 +79,8 @@ std::string TlsContext::TrustDescription() const {
       text += system_ca_.file + " (" + system_ca_.source + ", " + std::to_string(system_ca_certificates_) +
               " certificates)";
     }
-    for (const auto& d : system_ca_.dirs) text += (system_ca_.file.empty() && &d == &system_ca_.dirs[0] ? "" : ", ") + d;
+    for (const auto& d : system_ca_.dirs)
+      text += (system_ca_.file.empty() && &d == &system_ca_.dirs[0] ? "" : ", ") + d;
   }
   if (!ca_file_.empty()) text += "; http.ca_file: " + ca_file_;
   return text;

@@ -23,10 +23,10 @@ struct FakeSystem {
 };
 
 TEST(CaBundle, KnownFilesInGosOrder) {
-  EXPECT_EQ(KnownCaFiles(), (std::vector<std::string>{
-                                "/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
-                                "/etc/ssl/ca-bundle.pem", "/etc/pki/tls/cacert.pem",
-                                "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", "/etc/ssl/cert.pem"}));
+  EXPECT_EQ(KnownCaFiles(),
+            (std::vector<std::string>{"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
+                                      "/etc/ssl/ca-bundle.pem", "/etc/pki/tls/cacert.pem",
+                                      "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", "/etc/ssl/cert.pem"}));
   EXPECT_EQ(KnownCaDirs(), (std::vector<std::string>{"/etc/ssl/certs", "/etc/pki/tls/certs"}));
 }
 
@@ -48,9 +48,9 @@ TEST(CaBundle, EachDistributionsFileIsFound) {
 }
 
 TEST(CaBundle, FirstInOrderWinsOnRhel) {
-  FakeSystem sys{{},
-                 {"/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", "/etc/pki/tls/certs/ca-bundle.crt",
-                  "/etc/pki/tls/certs"}};
+  FakeSystem sys{
+      {},
+      {"/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/pki/tls/certs"}};
   CaBundle b = sys.Find();
   EXPECT_EQ(b.file, "/etc/pki/tls/certs/ca-bundle.crt");
   EXPECT_EQ(b.dirs, std::vector<std::string>{"/etc/pki/tls/certs"});

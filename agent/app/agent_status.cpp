@@ -81,7 +81,7 @@ void Agent::OnHeartbeat(const bridge::HeartbeatResult& r, bool changed) {
 }
 
 void Agent::OnSyncOutcome(const http::Outcome& outcome) {
-  clock_offset_.AddResponse(outcome);
+  ObserveClock(outcome);
   if (!outcome.response) return;
   // A sync the server took proves the link and the key, whatever the last heartbeat said (e.g. a 401 for a
   // skewed clock, before the offset was learnt): say so now rather than at the next beat.

@@ -78,6 +78,8 @@ void Agent::RestoreTimeFloorOnDisk() {
 
 void Agent::ObserveClock(const http::Outcome& outcome) {
   clock_offset_.AddResponse(outcome);
+  if (outcome.clock_suspect == http::ClockSuspect::kAhead) clock_ahead_error_ = outcome.error;
+  if (outcome.ok()) clock_ahead_error_.clear();
   bool was_behind = !time_floor_.BehindMessage().empty();
   if (auto store = time_floor_.Observe(outcome)) {
     asio::post(disk_, [this, v = std::move(*store)] {

@@ -112,6 +112,7 @@ class Agent {
   std::unique_ptr<status::StatusServer> status_server_;
   bridge::ClockOffsetTracker clock_offset_;
   bridge::TimeFloor time_floor_;  // thread-safe; read by both clients' handshakes (PROTOCOL.md "Clock")
+  std::string clock_ahead_error_;  // the last TLS error that named a clock far ahead; cleared by an answer
   service::Notifier notifier_;
   service::WatchdogGate gate_;
   SteadyClock::time_point started_steady_ = SteadyClock::now();

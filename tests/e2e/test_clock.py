@@ -11,11 +11,13 @@ rescues (a): only the stored server time can.
 """
 
 import datetime
+import json
 import os
 import re
 import shutil
 import sqlite3
 import unittest
+import urllib.request
 
 from agentproc import Agent, run_cli, write_config
 from certs import make_ca
@@ -90,6 +92,12 @@ class ClockTest(unittest.TestCase):
             wait_until(lambda: self.accepted() > before or not agent.alive(), 60,
                        what="a heartbeat accepted with the clock a year behind")
             agent.wait_log(BEHIND, timeout=30)
+            # status.json shows it as a fault (the status contract's clock_behind).
+            with urllib.request.urlopen(agent.status_url(timeout=20) + "/status.json", timeout=10) as resp:
+                status = json.loads(resp.read())
+            behind = [f for f in status.get("faults", []) if f["kind"] == "clock_behind"]
+            self.assertEqual(len(behind), 1, status.get("faults"))
+            self.assertRegex(behind[0]["message"], BEHIND)
             self.assertNotIn("not yet valid", agent.log_text())
             self.assertEqual(agent.stop(), 0, agent.log_text()[-3000:])
         self.assertNotIn(self.key, agent.log_text())

@@ -2,15 +2,17 @@
 // 2 s tick and the watchdog, signals and shutdown (agent_internal.h says who runs where).
 #include "agent/app/agent.h"
 
+#include <spdlog/logger.h>
+
 #include <boost/asio/post.hpp>
 #include <future>
-#include <spdlog/logger.h>
 
 #include "agent/app/agent_internal.h"
 #include "agent/app/exit_codes.h"
 #include "agent/app/wiring.h"
 #include "agent/bridge/headers.h"
 #include "agent/bridge/retry_after.h"
+#include "agent/http/tls_context.h"
 
 namespace opescare::app {
 
@@ -61,6 +63,35 @@ void Agent::StopConnector() {
   ingest_.reset();
 }
 
+void Agent::RestoreTimeFloorOnDisk() {
+  std::promise<std::optional<std::string>> got;
+  asio::post(disk_, [&] {
+    auto v = outbox_->GetMeta(outbox::kMetaVerifiedServerTime);
+    got.set_value(v.ok() ? *v : std::nullopt);
+  });
+  auto stored = got.get_future().get();
+  if (stored && time_floor_.Restore(*stored)) {
+    std::string behind = time_floor_.BehindMessage();
+    if (!behind.empty()) log_->warn("{}; certificates are checked at that time", behind);
+  }
+}
+
+void Agent::ObserveClock(const http::Outcome& outcome) {
+  clock_offset_.AddResponse(outcome);
+  if (outcome.clock_suspect == http::ClockSuspect::kAhead) clock_ahead_error_ = outcome.error;
+  if (outcome.ok()) clock_ahead_error_.clear();
+  bool was_behind = !time_floor_.BehindMessage().empty();
+  if (auto store = time_floor_.Observe(outcome)) {
+    asio::post(disk_, [this, v = std::move(*store)] {
+      if (!outbox_) return;
+      Status s = outbox_->SetMeta(outbox::kMetaVerifiedServerTime, v);
+      if (!s.ok()) log_->warn("cannot store the verified server time: {}", s.message());
+    });
+  }
+  std::string behind = time_floor_.BehindMessage();
+  if (!behind.empty() && !was_behind) log_->warn("{}; certificates are checked at that time", behind);
+}
+
 http::Headers Agent::MakeHeaders() const {
   return bridge::BuildHeaders(CredentialsFromConfig(*cfg()),
                               bridge::BridgeTimestamp(SysClock::now(), clock_offset_.offset_seconds()),
@@ -101,7 +132,7 @@ void Agent::StartDelivery() {
 void Agent::StartHeartbeat() {
   HeartbeatHooks hooks;
   hooks.make_headers = [this] { return MakeHeaders(); };
-  hooks.observe = [this](const http::Outcome& o) { clock_offset_.AddResponse(o); };
+  hooks.observe = [this](const http::Outcome& o) { ObserveClock(o); };
   hooks.clock_offset_seconds = [this] { return clock_offset_.offset_seconds(); };
   hooks.agent_status = [this] { return HeartbeatStatus(); };
   hooks.on_result = [this](const bridge::HeartbeatResult& r, bool changed) { OnHeartbeat(r, changed); };
@@ -224,8 +255,23 @@ int Agent::Run() {
   log_->info("opescare-bridge {} starting: server {}, agent {}, facility {}, key from {}", OB_VERSION,
              c->server_url, c->agent_id, c->facility_id, c->agent_key_source);
 
-  auto hb = http::Client::Create(net_, ClientOptionsFromConfig(*c), log_);
-  auto sync = http::Client::Create(net_, ClientOptionsFromConfig(*c), log_);
+  // One TLS context (one CA store) for both clients; certificates checked at the time floor.
+  http::ClientOptions client_options = ClientOptionsFromConfig(*c);
+  client_options.verify_time_floor = time_floor_.Hook();
+  std::shared_ptr<http::TlsContext> tls;
+  if (c->server_url.rfind("https://", 0) == 0) {
+    auto made = http::TlsContext::Create(client_options);
+    if (!made.ok()) {
+      log_->error("cannot set up HTTPS: {}", made.status().message());
+      return kExitUsage;
+    }
+    tls = *made;
+    log_->debug("TLS trust: {}", tls->TrustDescription());
+  }
+  auto hb =
+      tls ? http::Client::Create(net_, client_options, tls, log_) : http::Client::Create(net_, client_options, log_);
+  auto sync =
+      tls ? http::Client::Create(net_, client_options, tls, log_) : http::Client::Create(net_, client_options, log_);
   if (!hb.ok() || !sync.ok()) {
     log_->error("cannot set up HTTPS: {}", (hb.ok() ? sync.status() : hb.status()).message());
     return kExitUsage;
@@ -242,6 +288,7 @@ int Agent::Run() {
                 outbox_open_error_);
   } else {
     outbox_open_ = true;
+    RestoreTimeFloorOnDisk();
     Status connector = StartConnectorOnDisk();
     if (!connector.ok()) {
       log_->error("connector: {}: files in {} are not taken until this is fixed", connector.message(),

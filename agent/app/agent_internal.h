@@ -22,6 +22,7 @@
 #include "agent/app/ingest_driver.h"
 #include "agent/bridge/clock_offset.h"
 #include "agent/bridge/heartbeat.h"
+#include "agent/bridge/time_floor.h"
 #include "agent/config/config.h"
 #include "agent/delivery/delivery_loop.h"
 #include "agent/http/client.h"
@@ -80,6 +81,9 @@ class Agent {
   void OnFileOutcome(const csv_folder::FileOutcome& out, int64_t inserted);
   void OnHeartbeat(const bridge::HeartbeatResult& r, bool changed);
   void OnSyncOutcome(const http::Outcome& outcome);
+  // Every response (network thread): the clock offset, and the time floor (stored on the disk thread).
+  void ObserveClock(const http::Outcome& outcome);
+  void RestoreTimeFloorOnDisk();
   void RefreshOutboxStats();
   void OnOutboxReading(OutboxReading r);
   void OnSpace(const outbox::SpaceReport& space);
@@ -117,6 +121,8 @@ class Agent {
   std::unique_ptr<delivery::DeliveryLoop> delivery_;
   std::unique_ptr<status::StatusServer> status_server_;
   bridge::ClockOffsetTracker clock_offset_;
+  bridge::TimeFloor time_floor_;  // thread-safe; read by both clients' handshakes (PROTOCOL.md "Clock")
+  std::string clock_ahead_error_;  // the last TLS error that named a clock far ahead; cleared by an answer
   service::Notifier notifier_;
   service::WatchdogGate gate_;
   SteadyClock::time_point started_steady_ = SteadyClock::now();

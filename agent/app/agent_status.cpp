@@ -81,7 +81,7 @@ void Agent::OnHeartbeat(const bridge::HeartbeatResult& r, bool changed) {
 }
 
 void Agent::OnSyncOutcome(const http::Outcome& outcome) {
-  clock_offset_.AddResponse(outcome);
+  ObserveClock(outcome);
   if (!outcome.response) return;
   // A sync the server took proves the link and the key, whatever the last heartbeat said (e.g. a 401 for a
   // skewed clock, before the offset was learnt): say so now rather than at the next beat.
@@ -109,6 +109,13 @@ std::vector<Fault> Agent::CurrentFaults() const {
     faults.push_back({std::string(kFaultIngestPaused), "new files are not read: " + ingest_paused_reason_,
                       "files wait in the watch folder until delivery frees room; raise outbox.max_size_mb if "
                       "OpesCare is reachable and the backlog is expected"});
+  if (std::string behind = time_floor_.BehindMessage(); !behind.empty())
+    faults.push_back({std::string(kFaultClockBehind), behind,
+                      "set the correct time and enable NTP (timedatectl set-ntp true); replace the CMOS battery if "
+                      "the clock is wrong after every boot"});
+  if (!clock_ahead_error_.empty())
+    faults.push_back({std::string(kFaultClockAhead), clock_ahead_error_,
+                      "set the correct time and enable NTP (timedatectl set-ntp true)"});
   return faults;
 }
 

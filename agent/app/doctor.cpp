@@ -11,13 +11,15 @@
 #include <iostream>
 
 #include "agent/app/commands.h"
-#include "agent/app/output_redactor.h"
 #include "agent/app/exit_codes.h"
+#include "agent/app/output_redactor.h"
 #include "agent/app/wiring.h"
 #include "agent/bridge/clock_offset.h"
 #include "agent/bridge/headers.h"
 #include "agent/bridge/heartbeat.h"
+#include "agent/bridge/time_floor.h"
 #include "agent/config/logging.h"
+#include "agent/http/tls_context.h"
 #include "agent/outbox/outbox.h"
 #include "agent/util/files.h"
 
@@ -131,6 +133,37 @@ void CheckFolder(Report& r, const std::string& label, const std::string& dir) {
   r.Pass(label, dir + " writable");
 }
 
+// The time floor the agent keeps in its outbox (PROTOCOL.md "Clock"), read without changing the file.
+void RestoreTimeFloor(const config::Config& cfg, bridge::TimeFloor& floor) {
+  std::error_code ec;
+  if (!std::filesystem::exists(cfg.outbox.path, ec)) return;
+  outbox::OutboxOptions oo = OutboxOptionsFromConfig(cfg);
+  oo.read_only = true;
+  auto ob = outbox::OpenOutbox(oo);
+  if (!ob.ok()) return;
+  auto stored = (*ob)->GetMeta(outbox::kMetaVerifiedServerTime);
+  if (stored.ok() && *stored) floor.Restore(**stored);
+}
+
+// The trust the agent would use: the system CA bundle found (as Go does) and http.ca_file.
+std::shared_ptr<http::TlsContext> CheckTrust(Report& r, const http::ClientOptions& options) {
+  auto made = http::TlsContext::Create(options);
+  if (!made.ok()) {
+    r.Fail("trust", made.status().message(), "correct http.ca_file / http.client_cert / http.client_key");
+    return nullptr;
+  }
+  const auto& ca = (*made)->system_ca();
+  if (ca.file.empty() && ca.dirs.empty() && options.ca_file.empty()) {
+    r.Fail("trust", (*made)->TrustDescription(),
+           "install the system CA certificates (ca-certificates), set SSL_CERT_FILE, or set http.ca_file");
+  } else {
+    r.Pass("trust", (*made)->TrustDescription());
+  }
+  return *made;
+}
+
+const char* kClockFix = "set the correct time and enable NTP (timedatectl set-ntp true)";
+
 }  // namespace
 
 int CmdDoctor(const GlobalOptions& global) {
@@ -208,8 +241,15 @@ int CmdDoctor(const GlobalOptions& global) {
     }
   }
 
+  bridge::TimeFloor time_floor;
+  RestoreTimeFloor(cfg, time_floor);
+  http::ClientOptions client_options = ClientOptionsFromConfig(cfg);
+  client_options.verify_time_floor = time_floor.Hook();
+  std::shared_ptr<http::TlsContext> tls_context;
+  if (server->scheme == "https") tls_context = CheckTrust(r, client_options);
+
   int64_t offset_seconds = 0;
-  if (network_ok) {
+  if (network_ok && (tls_context || server->scheme != "https")) {
     bridge::ClockOffsetTracker offset;
     bridge::HeartbeatInputs inputs{cfg.agent_id, cfg.facility_id, OB_VERSION, std::nullopt};
     http::Request request;
@@ -224,13 +264,13 @@ int CmdDoctor(const GlobalOptions& global) {
     config::LogConfig quiet;
     quiet.level = "error";
     auto logger = logging::MakeLogger(quiet, config::Secrets(cfg));
-    auto outcome = http::SendBlocking(ClientOptionsFromConfig(cfg), request, logger);
+    auto outcome = http::SendBlocking(client_options, tls_context, request, logger);
     if (outcome.ok() && offset.AddResponse(*outcome)) {
       // A clock far off fails the first heartbeat's timestamp check; the agent corrects it, so does doctor.
       if (outcome->response && outcome->response->status == 401 &&
           bridge::ClockLikelyCausesAuthFailure(offset.offset_seconds())) {
         make();
-        auto again = http::SendBlocking(ClientOptionsFromConfig(cfg), request, logger);
+        auto again = http::SendBlocking(client_options, tls_context, request, logger);
         if (again.ok()) outcome = std::move(again);
       }
     }
@@ -249,7 +289,8 @@ int CmdDoctor(const GlobalOptions& global) {
       if (server->scheme == "https") {
         if (o.stage == http::FailureStage::kTlsVerify || o.stage == http::FailureStage::kTlsHandshake) {
           r.Fail("tls", o.error,
-                 o.stage == http::FailureStage::kTlsVerify
+                 o.clock_suspect != http::ClockSuspect::kNone ? std::string(kClockFix)
+                 : o.stage == http::FailureStage::kTlsVerify
                      ? "the server's certificate is not trusted for " + server->host +
                            ": if it uses a private CA, set http.ca_file to that CA's PEM file; check the clock too"
                      : "the server must offer TLS 1.2 or newer");
@@ -268,7 +309,23 @@ int CmdDoctor(const GlobalOptions& global) {
         }
       }
       offset_seconds = offset.offset_seconds();
-      if (!offset.has_sample()) {
+      std::string behind = time_floor.BehindMessage();
+      if (o.clock_suspect == http::ClockSuspect::kAhead) {
+        r.Fail("clock",
+               "this computer's clock (" + FormatIso8601Utc(std::chrono::system_clock::now()) +
+                   ") is likely far ahead: the server's certificate looks expired by it",
+               kClockFix);
+      } else if (o.clock_suspect == http::ClockSuspect::kBehind) {
+        r.Fail("clock",
+               "this computer's clock (" + FormatIso8601Utc(std::chrono::system_clock::now()) +
+                   ") is likely behind: the server's certificate looks not yet valid by it",
+               kClockFix);
+      } else if (!behind.empty()) {
+        r.Fail("clock", behind,
+               std::string(kClockFix) +
+                   "; the agent checks certificates at the last known server "
+                   "time meanwhile");
+      } else if (!offset.has_sample()) {
         r.Skip("clock", o.response ? "the server sent no Date header" : "no answer from the server");
       } else if (bridge::ClockSkewWorthWarning(offset_seconds)) {
         r.Fail("clock", "this computer's clock is " + std::to_string(std::llabs(offset_seconds)) + " s " +

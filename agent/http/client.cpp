@@ -27,8 +27,10 @@
 #include <cstdio>
 #include <deque>
 
+#include "agent/http/build_time.h"
 #include "agent/http/gzip.h"
 #include "agent/http/tls.h"
+#include "agent/http/tls_context.h"
 #include "agent/http/url.h"
 #include "agent/util/clock.h"
 
@@ -155,7 +157,10 @@ struct Connection {
   std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
   beast::flat_buffer buffer;
   internal::VerifyFailure verify_failure;
-  bool open = false;  // connected (and verified) and usable for the next request
+  bool open = false;      // connected (and verified) and usable for the next request
+  bool verified = false;  // TLS with a verified peer: what its responses' Outcome says
+  std::optional<PeerCertificate> peer;
+  std::string tls_version;
   SteadyTime last_used{};
 };
 
@@ -178,7 +183,7 @@ struct Exchange {
 class Client::Impl : public std::enable_shared_from_this<Impl> {
  public:
   Impl(asio::io_context& io, ClientOptions options, Endpoint endpoint, std::optional<ProxySpec> proxy,
-       std::unique_ptr<ssl::context> tls_context, std::shared_ptr<spdlog::logger> log)
+       std::shared_ptr<TlsContext> tls_context, std::shared_ptr<spdlog::logger> log)
       : io_(io),
         options_(std::move(options)),
         endpoint_(std::move(endpoint)),
@@ -352,7 +357,7 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   void OnResolved(const std::shared_ptr<Exchange>& ex, uint64_t gen, const tcp::resolver::results_type& results) {
-    conn_ = std::make_shared<Connection>(io_, endpoint_.tls() ? tls_context_.get() : nullptr);
+    conn_ = std::make_shared<Connection>(io_, endpoint_.tls() ? &tls_context_->native() : nullptr);
     auto conn = conn_;
     conn->lowest().expires_at(ex->connect_deadline);
     conn->lowest().async_connect(results, [self = shared_from_this(), ex, conn, gen](error_code ec,
@@ -459,6 +464,7 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
                         ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host.c_str()) == 1
                         : SSL_set1_host(ssl, host.c_str()) == 1 && SSL_set_tlsext_host_name(ssl, host.c_str()) == 1;
     if (!name_set) return Fail(ex, FailureStage::kTlsHandshake, "cannot set the expected TLS host name " + host);
+    ApplyTimeFloor(ssl, conn->verify_failure);
     Connection* raw = conn.get();  // the callback runs only inside this connection's handshake
     conn->tls->set_verify_callback([raw](bool preverified, ssl::verify_context& vc) {
       X509_STORE_CTX* store = vc.native_handle();
@@ -476,11 +482,30 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
     });
   }
 
+  // PROTOCOL.md "Clock": a clock years behind (dead CMOS battery) must not make every certificate "not yet
+  // valid". OpenSSL checks against the real clock, so the comparison is with it, not options_.clock.
+  void ApplyTimeFloor(SSL* ssl, internal::VerifyFailure& record) {
+    auto local = std::chrono::system_clock::now();
+    auto server = options_.verify_time_floor ? options_.verify_time_floor() : std::chrono::system_clock::time_point{};
+    auto floor = std::max(AgentBuildTime(), server);
+    record.local_now = local;
+    record.server_time = server;
+    record.checked_at = local;
+    if (floor <= local) return;
+    X509_VERIFY_PARAM_set_time(SSL_get0_param(ssl), std::chrono::system_clock::to_time_t(floor));
+    record.checked_at = floor;
+    if (ShouldLog(spdlog::level::debug)) {
+      Log(spdlog::level::debug, "the local clock is behind the time floor: checking certificates at " +
+                                    FormatIso8601Utc(floor) + " (local " + FormatIso8601Utc(local) + ")");
+    }
+  }
+
   void OnHandshake(const std::shared_ptr<Exchange>& ex, const std::shared_ptr<Connection>& conn, error_code ec) {
     const std::string where = endpoint_.HostPort();
     SSL* ssl = conn->tls->native_handle();
     if (conn->verify_failure.error != 0) {
       ex->outcome.peer_certificate = conn->verify_failure.cert;
+      ex->outcome.clock_suspect = internal::SuspectClock(conn->verify_failure);
       return Fail(ex, FailureStage::kTlsVerify,
                   "TLS certificate of " + where +
                       " refused: " + internal::DescribeVerifyFailure(conn->verify_failure, endpoint_.host));
@@ -506,6 +531,9 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
                                     FormatIso8601Utc(ex->outcome.peer_certificate->not_after));
     }
     conn->open = true;
+    conn->verified = true;
+    conn->peer = ex->outcome.peer_certificate;
+    conn->tls_version = ex->outcome.tls_version;
     Write(ex);
   }
 
@@ -631,6 +659,11 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
                                     " ms" + (ex->outcome.reused_connection ? ", reused connection" : "") + ")");
     }
     ex->outcome.response = std::move(response);
+    ex->outcome.verified_tls = conn->verified;
+    if (conn->verified) {
+      ex->outcome.peer_certificate = conn->peer;
+      ex->outcome.tls_version = conn->tls_version;
+    }
     Finish(ex);
   }
 
@@ -657,7 +690,7 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
   const ClientOptions options_;
   const Endpoint endpoint_;
   const std::optional<ProxySpec> proxy_;  // unset when direct (no proxy, or NO_PROXY matched)
-  const std::unique_ptr<ssl::context> tls_context_;
+  const std::shared_ptr<TlsContext> tls_context_;  // shared with the process's other clients
   std::shared_ptr<spdlog::logger> log_;
   std::string base_url_;
   std::string proxy_authorization_;  // a secret: never logged
@@ -674,6 +707,19 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
 
 Result<std::unique_ptr<Client>> Client::Create(asio::io_context& io, ClientOptions options,
                                                std::shared_ptr<spdlog::logger> logger) {
+  std::shared_ptr<TlsContext> tls_context;
+  auto endpoint = ParseBaseUrl(options.base_url);
+  if (endpoint.ok() && endpoint->tls()) {
+    auto made = TlsContext::Create(options);
+    if (!made.ok()) return made.status();
+    tls_context = std::move(*made);
+  }
+  return Create(io, std::move(options), std::move(tls_context), std::move(logger));
+}
+
+Result<std::unique_ptr<Client>> Client::Create(asio::io_context& io, ClientOptions options,
+                                               std::shared_ptr<TlsContext> tls_context,
+                                               std::shared_ptr<spdlog::logger> logger) {
   auto endpoint = ParseBaseUrl(options.base_url);
   if (!endpoint.ok()) return endpoint.status();
   if (!endpoint->tls() && !options.allow_insecure_http && !IsLoopbackHost(endpoint->host)) {
@@ -689,11 +735,11 @@ Result<std::unique_ptr<Client>> Client::Create(asio::io_context& io, ClientOptio
   if (options.connect_timeout.count() <= 0 || options.request_timeout.count() <= 0) {
     return InvalidArgument("connect and request timeouts must be positive");
   }
-  std::unique_ptr<ssl::context> tls_context;
   if (endpoint->tls()) {
-    auto made = internal::MakeTlsContext(options);
-    if (!made.ok()) return made.status();
-    tls_context = std::move(*made);
+    if (!tls_context) return InvalidArgument("an https:// client needs a TLS context");
+    if (!tls_context->Matches(options)) {
+      return InvalidArgument("the shared TLS context was made for another ca_file or client certificate");
+    }
   }
   auto impl = std::make_shared<Impl>(io, std::move(options), std::move(*endpoint), std::move(proxy),
                                      std::move(tls_context), std::move(logger));
@@ -713,8 +759,14 @@ void Client::Close() { impl_->Close(/*drop_callbacks=*/false); }
 const std::string& Client::base_url() const { return impl_->base_url(); }
 
 Result<Outcome> SendBlocking(const ClientOptions& options, Request request, std::shared_ptr<spdlog::logger> logger) {
+  return SendBlocking(options, nullptr, std::move(request), std::move(logger));
+}
+
+Result<Outcome> SendBlocking(const ClientOptions& options, std::shared_ptr<TlsContext> tls_context, Request request,
+                             std::shared_ptr<spdlog::logger> logger) {
   asio::io_context io;
-  auto client = Client::Create(io, options, std::move(logger));
+  auto client = tls_context ? Client::Create(io, options, std::move(tls_context), std::move(logger))
+                            : Client::Create(io, options, std::move(logger));
   if (!client.ok()) return client.status();
   Outcome outcome = Failure(FailureStage::kClosed, "no answer");
   (*client)->Send(std::move(request), [&outcome](Outcome o) { outcome = std::move(o); });

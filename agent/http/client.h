@@ -23,6 +23,9 @@ class logger;
 namespace opescare {
 class Clock;
 }
+namespace opescare::http {
+class TlsContext;
+}
 
 namespace opescare::http {
 
@@ -47,6 +50,10 @@ struct ClientOptions {
   // Header names whose values are secrets: never logged, refused on unsafe plain-text hops.
   std::vector<std::string> secret_headers = {"X-Bridge-Agent-Key", "Authorization"};
   const Clock* clock = nullptr;  // borrowed, must outlive the client; null: the system clock
+  // PROTOCOL.md "Clock": the newest server time seen over a verified connection (epoch: none), asked
+  // before each TLS handshake (on the io thread; must be thread-safe). Certificates are checked at
+  // max(the real local clock, AgentBuildTime(), this); TLS errors use it to name a clock far ahead.
+  std::function<std::chrono::system_clock::time_point()> verify_time_floor;
 };
 
 struct Request {
@@ -87,6 +94,11 @@ enum class FailureStage {
 
 const char* FailureStageName(FailureStage stage);
 
+// Whether a refused certificate names the local clock as the likely cause (PROTOCOL.md "Clock"):
+// kAhead when it looks expired but was valid at the last known server time (or has been expired longer
+// than it was ever valid); kBehind when it looks not yet valid.
+enum class ClockSuspect { kNone, kBehind, kAhead };
+
 // What the server's certificate said, when the TLS handshake got far enough to see it.
 struct PeerCertificate {
   std::string subject;  // RFC 2253, e.g. "CN=api.opescare.com,O=OpesCare"
@@ -107,6 +119,9 @@ struct Outcome {
   std::chrono::system_clock::time_point sent_at{};
   std::chrono::system_clock::time_point received_at{};
   bool reused_connection = false;  // the response came over a connection kept alive from before
+  // The response came over TLS whose peer was verified: only then may its Date move the time floor.
+  bool verified_tls = false;
+  ClockSuspect clock_suspect = ClockSuspect::kNone;  // set with kTlsVerify when the clock is named in error
 
   bool ok() const { return response.has_value(); }
 };
@@ -126,6 +141,12 @@ class Client {
   // Checks the options (URL, proxy, CA file, client certificate) and builds the TLS context.
   // io must outlive the client. logger may be null (no logging).
   static Result<std::unique_ptr<Client>> Create(boost::asio::io_context& io, ClientOptions options,
+                                                std::shared_ptr<spdlog::logger> logger);
+  // The same over a TLS context made once (TlsContext::Create) and shared by several clients. It must
+  // have been made from the same ca_file/client_cert/client_key as options (InvalidArgument otherwise);
+  // null for a plain http:// URL is allowed.
+  static Result<std::unique_ptr<Client>> Create(boost::asio::io_context& io, ClientOptions options,
+                                                std::shared_ptr<TlsContext> tls_context,
                                                 std::shared_ptr<spdlog::logger> logger);
   ~Client();
   Client(const Client&) = delete;
@@ -149,5 +170,7 @@ class Client {
 // Sends one request on a private io_context and waits for it: for CLI commands (heartbeat, doctor).
 // Fails only when the options are invalid; network failures are in the Outcome.
 Result<Outcome> SendBlocking(const ClientOptions& options, Request request, std::shared_ptr<spdlog::logger> logger);
+Result<Outcome> SendBlocking(const ClientOptions& options, std::shared_ptr<TlsContext> tls_context, Request request,
+                             std::shared_ptr<spdlog::logger> logger);
 
 }  // namespace opescare::http

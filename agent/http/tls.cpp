@@ -1,4 +1,4 @@
-// Client TLS context construction and descriptions of certificates and TLS errors (see tls.h).
+// Descriptions of certificates and TLS errors, and the clock as their likely cause (see tls.h).
 #include "agent/http/tls.h"
 
 #include <openssl/err.h>
@@ -37,6 +37,47 @@ std::chrono::system_clock::time_point AsnTime(const ASN1_TIME* t) {
 
 std::string Iso(std::chrono::system_clock::time_point t) { return FormatIso8601Utc(t); }
 
+constexpr auto kDay = std::chrono::hours(24);
+
+int64_t Days(std::chrono::system_clock::duration d) {
+  return static_cast<int64_t>(std::chrono::duration_cast<std::chrono::hours>(d).count() / 24);
+}
+
+std::string DaysText(std::chrono::system_clock::duration d) {
+  int64_t n = Days(d);
+  return n < 1 ? "less than a day" : n == 1 ? "1 day" : std::to_string(n) + " days";
+}
+
+bool Known(std::chrono::system_clock::time_point t) { return t.time_since_epoch().count() != 0; }
+
+// The clause that names the clock, or "" when SuspectClock does not.
+std::string ClockClause(const VerifyFailure& f) {
+  const PeerCertificate& c = f.cert;
+  switch (SuspectClock(f)) {
+    case ClockSuspect::kAhead:
+      if (Known(f.server_time) && f.server_time <= c.not_after) {
+        return "; this machine's clock (" + Iso(f.local_now) + ") is " + DaysText(f.local_now - f.server_time) +
+               " ahead of the last known server time (" + Iso(f.server_time) +
+               "): the clock is the likely cause, set the correct time (enable NTP)";
+      }
+      return "; it expired " + DaysText(f.local_now - c.not_after) + " ago by this machine's clock (" +
+             Iso(f.local_now) + "), longer than it was ever valid (" + DaysText(c.not_after - c.not_before) +
+             "): the clock is likely ahead, set the correct time (enable NTP)";
+    case ClockSuspect::kBehind: {
+      std::string at = f.checked_at > f.local_now + std::chrono::seconds(1)
+                           ? " (checked at " + Iso(f.checked_at) + ", the last known server time or build time)"
+                           : "";
+      return "; this machine's clock (" + Iso(f.local_now) + ")" + at + " is " +
+             std::to_string(Days(c.not_before - std::max(f.checked_at, f.local_now))) +
+             " days before it: if the certificate should be valid, the clock is behind (CMOS battery?), set the "
+             "correct time";
+    }
+    case ClockSuspect::kNone:
+      break;
+  }
+  return "";
+}
+
 std::string JoinNames(const PeerCertificate& cert) {
   std::string out;
   for (const auto& n : cert.names) out += (out.empty() ? "" : ", ") + n;
@@ -45,38 +86,6 @@ std::string JoinNames(const PeerCertificate& cert) {
 }
 
 }  // namespace
-
-Result<std::unique_ptr<ssl::context>> MakeTlsContext(const ClientOptions& options) {
-  auto ctx = std::make_unique<ssl::context>(ssl::context::tls_client);
-  SSL_CTX* native = ctx->native_handle();
-  if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1) return Internal("cannot require TLS 1.2");
-  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                   ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::no_compression);
-  boost::system::error_code ec;
-  // A missing system store is not fatal: ca_file may be all the trust there is.
-  ctx->set_default_verify_paths(ec);
-  if (!options.ca_file.empty()) {
-    ctx->load_verify_file(options.ca_file, ec);
-    if (ec) return InvalidArgument("cannot load CA file " + options.ca_file + ": " + ec.message());
-  }
-  ctx->set_verify_mode(ssl::verify_peer, ec);
-  if (ec) return Internal("cannot enable peer verification: " + ec.message());
-  if (!options.client_cert.empty() || !options.client_key.empty()) {
-    if (options.client_cert.empty() || options.client_key.empty()) {
-      return InvalidArgument("client_cert and client_key must be given together");
-    }
-    ctx->use_certificate_chain_file(options.client_cert, ec);
-    if (ec) return InvalidArgument("cannot load client certificate " + options.client_cert + ": " + ec.message());
-    ctx->use_private_key_file(options.client_key, ssl::context::pem, ec);
-    if (ec) return InvalidArgument("cannot load client key " + options.client_key + ": " + ec.message());
-    if (SSL_CTX_check_private_key(native) != 1) {
-      ERR_clear_error();
-      return InvalidArgument("client key " + options.client_key + " does not match " + options.client_cert);
-    }
-  }
-  ERR_clear_error();
-  return ctx;
-}
 
 PeerCertificate DescribeCertificate(X509* cert) {
   PeerCertificate out;
@@ -112,16 +121,31 @@ PeerCertificate DescribeCertificate(X509* cert) {
   return out;
 }
 
+ClockSuspect SuspectClock(const VerifyFailure& f) {
+  const PeerCertificate& c = f.cert;
+  if (f.error == X509_V_ERR_CERT_NOT_YET_VALID) return ClockSuspect::kBehind;
+  if (f.error != X509_V_ERR_CERT_HAS_EXPIRED || !Known(f.local_now) || f.local_now <= c.not_after) {
+    return ClockSuspect::kNone;
+  }
+  if (Known(f.server_time)) {
+    // Valid at the last time the server told us, and the local clock is well past that time.
+    bool valid_then = f.server_time <= c.not_after;
+    return valid_then && f.local_now - f.server_time > 30 * kDay ? ClockSuspect::kAhead : ClockSuspect::kNone;
+  }
+  auto expired_for = f.local_now - c.not_after;
+  auto lifetime = c.not_after - c.not_before;
+  return expired_for > 30 * kDay && expired_for > lifetime ? ClockSuspect::kAhead : ClockSuspect::kNone;
+}
+
 std::string DescribeVerifyFailure(const VerifyFailure& f, std::string_view host) {
   const PeerCertificate& c = f.cert;
   std::string which = f.depth == 0 ? "certificate" : "issuing certificate (" + c.subject + ")";
   switch (f.error) {
     case X509_V_ERR_CERT_HAS_EXPIRED:
       return which + " has expired (notAfter=" + Iso(c.not_after) + (f.depth == 0 ? ", subject " + c.subject : "") +
-             ")";
+             ")" + ClockClause(f);
     case X509_V_ERR_CERT_NOT_YET_VALID:
-      return which + " is not yet valid (notBefore=" + Iso(c.not_before) +
-             "); if it should be, check this machine's clock";
+      return which + " is not yet valid (notBefore=" + Iso(c.not_before) + ")" + ClockClause(f);
     case X509_V_ERR_HOSTNAME_MISMATCH:
     case X509_V_ERR_IP_ADDRESS_MISMATCH:
       return "hostname mismatch: certificate is for " + JoinNames(c) + ", not " + std::string(host);

@@ -31,7 +31,7 @@ def write_records(path, n, seed):
                                          "sex": "female", "notes": "n" * 120}}) + "\n")
     return path
 
-ALL_CHECKS = ["config", "key", "dns", "tcp", "tls", "clock", "heartbeat", "outbox", "watch folder",
+ALL_CHECKS = ["config", "key", "dns", "tcp", "trust", "tls", "clock", "heartbeat", "outbox", "watch folder",
               "processed folder", "failed folder", "disk"]
 _LINE = re.compile(r"^(✓|✗|-) ([a-z][a-z ]*?): (.*)$")
 
@@ -129,6 +129,10 @@ class DoctorTest(unittest.TestCase):
             self.assert_only_failures(checks, [], out)
             self.assertIn("(mode 0600)", checks["key"][1])
             self.assertIn("agent.key", checks["key"][1])
+            # The trust the agent uses: the system bundle found where Go looks, and the configured CA file.
+            self.assertRegex(checks["trust"][1], r"^system CAs: (/\S+ \((known path|SSL_CERT_FILE), "
+                                                 r"\d+ certificates\)|none found)")
+            self.assertIn("; http.ca_file: " + sim.ca_file, checks["trust"][1])
             self.assertRegex(checks["tls"][1],
                              r"^TLSv1\.[23], certificate for 127\.0\.0\.1 valid until \d{4}-\d\d-\d\d, issued by ")
             self.assertRegex(checks["clock"][1], r"^within [0-2] s of the server")

@@ -369,8 +369,9 @@ class HostileServerTest(AgentCase):
         m = self.measured_heartbeat(http={"connect_timeout_seconds": 3, "request_timeout_seconds": 3})
         self.assert_outcome(m, "unreachable")
         self.assertIn("no complete response from 127.0.0.1:%d within 3 s" % self.sim.https_port, detail_line(m.stdout))
+        # Not before the timeout (timers never fire early); which timeout fired is in the message above, and
+        # run_measured's deadline bounds it above: no upper bound that a loaded machine could miss.
         self.assertGreaterEqual(m.elapsed, 2.8)
-        self.assertLess(m.elapsed, 3 + 7, "the 3 s request timeout fired only after %.1f s" % m.elapsed)
         self.assert_memory_within(m, self.REFUSED_UP_FRONT_MIB)
         self.assertEqual(self.sim.stats()["heartbeats"], before)
 

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <set>
 #include <sstream>
 #include <string>
@@ -52,9 +53,24 @@ class FakeSink : public RecordSink {
     files.push_back(CommittedFile{current, totals, records.size()});
     records.insert(records.end(), pending.begin(), pending.end());
     hashes.insert(current.sha256);
+    progress.erase(current.sha256);
     pending.clear();
     open = false;
     return Status::Ok();
+  }
+  // Slices: the records so far become committed with the file's progress; the file stays open.
+  Status CommitSlice(const SliceProgress& p) override {
+    EXPECT_TRUE(open) << "CommitSlice outside a transaction";
+    if (!slice_error.ok()) return slice_error;
+    records.insert(records.end(), pending.begin(), pending.end());
+    pending.clear();
+    progress[current.sha256] = p.rows_done;
+    ++slices;
+    return Status::Ok();
+  }
+  Result<uint64_t> ResumePoint(const std::string& sha256) override {
+    auto it = progress.find(sha256);
+    return it == progress.end() ? uint64_t{0} : it->second;
   }
   void AbortFile() override {
     pending.clear();
@@ -67,7 +83,9 @@ class FakeSink : public RecordSink {
   Status commit_error;
   int64_t fail_add_after = -1;
   bool open = false;
-  int begins = 0, aborts = 0;
+  Status slice_error;
+  int begins = 0, aborts = 0, slices = 0;
+  std::map<std::string, uint64_t> progress;  // sha256 -> rows_done of its last slice
   FileInfo current;
   std::vector<Record> pending;
   std::vector<Record> records;

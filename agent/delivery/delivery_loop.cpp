@@ -11,7 +11,7 @@
 #include "agent/bridge/protocol.h"
 #include "agent/delivery/apply_step.h"
 #include "agent/delivery/decision.h"
-#include "agent/delivery/store_fault.h"
+#include "agent/delivery/delivery_report.h"
 #include "agent/util/clock.h"
 
 namespace opescare::delivery {
@@ -258,24 +258,16 @@ class DeliveryLoop::Impl : public std::enable_shared_from_this<Impl> {
     Apply(std::move(batch), std::move(step), retry_after);
   }
 
-  // The "no receipt" state and its log line, once per change; the foreign ids of a receipt, once per batch.
-  void NoteReceipt(const outbox::Batch& batch, const Step& step) {
-    if (step.confirmed && !counters_.no_receipt.empty()) {
-      counters_.no_receipt.clear();
-      log_->info("delivery: the server answers with receipts again");
-    }
-    if (!step.no_receipt.empty() && counters_.no_receipt != step.message) {
-      counters_.no_receipt = step.message;
-      log_->warn("delivery: {}. Nothing leaves the outbox: batch {} is retried under the same Idempotency-Key",
-                 step.message, batch.batch_id);
-    }
-    if (step.foreign_ids > 0)
-      log_->warn("delivery: the receipt for batch {} names {} id(s) that are not in the batch (ignored)",
-                 batch.batch_id, step.foreign_ids);
-    if (step.kind == StepKind::kAckPartial && step.returned > 0)
-      log_->info("delivery: the receipt for batch {} leaves {} of its {} records unnamed: they go back to pending "
-                 "and travel again in a new batch",
-                 batch.batch_id, step.returned, batch.records.size());
+  void NoteReceipt(const outbox::Batch& batch, const Step& step) { ReportReceipt(counters_, *log_, batch, step); }
+
+  // An outbox error: reported once per kind; returns how long to wait before touching the store again.
+  std::chrono::milliseconds OnStoreFault(const Status& s, const std::string& what) {
+    return ReportStoreFault(counters_, *log_, s, what, ++store_failures_);
+  }
+
+  void OnStoreOk() {
+    store_failures_ = 0;
+    ReportStoreOk(counters_, *log_);
   }
 
   void Apply(std::shared_ptr<outbox::Batch> batch, Step step, std::optional<std::chrono::milliseconds> retry_after) {
@@ -335,30 +327,6 @@ class DeliveryLoop::Impl : public std::enable_shared_from_this<Impl> {
         self->OnApplied(std::move(p), a.status, a.counts);
       });
     });
-  }
-
-  // An outbox error: report it (once per change), and return how long to wait before touching the store.
-  std::chrono::milliseconds OnStoreFault(const Status& s, const std::string& what) {
-    StoreFault f = ClassifyStoreFault(s, what, ++store_failures_);
-    const std::string kind = StoreFaultKindName(f.kind);
-    counters_.last_error = s.ToString();
-    if (counters_.store_fault_kind != kind) {
-      log_->error("delivery: {} (retrying in {:.1f} s)", f.message, static_cast<double>(f.retry_in.count()) / 1000.0);
-    } else {
-      log_->debug("delivery: the outbox still fails ({}); retrying in {:.1f} s", s.ToString(),
-                  static_cast<double>(f.retry_in.count()) / 1000.0);
-    }
-    counters_.store_fault = f.message;
-    counters_.store_fault_kind = kind;
-    return f.retry_in;
-  }
-
-  void OnStoreOk() {
-    store_failures_ = 0;
-    if (counters_.store_fault.empty()) return;
-    log_->info("delivery: the outbox records delivery again");
-    counters_.store_fault.clear();
-    counters_.store_fault_kind.clear();
   }
 
   void OnApplied(PendingApply p, const Status& s, const outbox::AckCounts& counts) {

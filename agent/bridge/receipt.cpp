@@ -21,7 +21,8 @@ ReceiptCheck Not(NotReceiptReason reason, std::string cause) {
 
 std::string_view TrimLeft(std::string_view s) {
   if (s.starts_with("\xEF\xBB\xBF")) s.remove_prefix(3);  // a UTF-8 BOM, as some proxies send
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n')) s.remove_prefix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n'))
+    s.remove_prefix(1);
   return s;
 }
 
@@ -66,21 +67,32 @@ ReceiptCheck WrongTypes(std::string what) {
 
 const char* NotReceiptReasonName(NotReceiptReason reason) {
   switch (reason) {
-    case NotReceiptReason::kHtmlPage: return "html_page";
-    case NotReceiptReason::kEmptyBody: return "empty_body";
-    case NotReceiptReason::kTruncatedJson: return "truncated_json";
-    case NotReceiptReason::kInvalidJson: return "invalid_json";
-    case NotReceiptReason::kNotAnObject: return "not_an_object";
-    case NotReceiptReason::kBatchIdMissing: return "batch_id_missing";
-    case NotReceiptReason::kBatchIdMismatch: return "batch_id_mismatch";
-    case NotReceiptReason::kNoLists: return "no_lists";
-    case NotReceiptReason::kWrongTypes: return "wrong_types";
-    case NotReceiptReason::kUnexpectedStatus: return "unexpected_status";
+    case NotReceiptReason::kHtmlPage:
+      return "html_page";
+    case NotReceiptReason::kEmptyBody:
+      return "empty_body";
+    case NotReceiptReason::kTruncatedJson:
+      return "truncated_json";
+    case NotReceiptReason::kInvalidJson:
+      return "invalid_json";
+    case NotReceiptReason::kNotAnObject:
+      return "not_an_object";
+    case NotReceiptReason::kBatchIdMissing:
+      return "batch_id_missing";
+    case NotReceiptReason::kBatchIdMismatch:
+      return "batch_id_mismatch";
+    case NotReceiptReason::kNoLists:
+      return "no_lists";
+    case NotReceiptReason::kWrongTypes:
+      return "wrong_types";
+    case NotReceiptReason::kUnexpectedStatus:
+      return "unexpected_status";
   }
   return "unknown";
 }
 
-ReceiptCheck ParseReceipt(std::string_view body, std::string_view batch_id, const std::vector<std::string>& record_ids) {
+ReceiptCheck ParseReceipt(std::string_view body, std::string_view batch_id,
+                          const std::vector<std::string>& record_ids) {
   std::string_view text = TrimLeft(body);
   if (text.empty()) {
     return Not(NotReceiptReason::kEmptyBody,
@@ -104,8 +116,9 @@ ReceiptCheck ParseReceipt(std::string_view body, std::string_view batch_id, cons
   const json::object& o = parsed->get_object();
   const json::value* bid = o.if_contains("batch_id");
   if (!bid || !bid->is_string()) {
-    return Not(NotReceiptReason::kBatchIdMissing,
-               "an object without a batch_id: not OpesCare's receipt (an old server, or the sync_path leads elsewhere)");
+    return Not(
+        NotReceiptReason::kBatchIdMissing,
+        "an object without a batch_id: not OpesCare's receipt (an old server, or the sync_path leads elsewhere)");
   }
   if (bid->get_string() != batch_id) {
     // The other id is not repeated: it came from outside and is not needed to act.
@@ -117,8 +130,9 @@ ReceiptCheck ParseReceipt(std::string_view body, std::string_view batch_id, cons
   if (acc && acc->is_null()) acc = nullptr;
   if (rej && rej->is_null()) rej = nullptr;
   if (!acc && !rej) {
-    return Not(NotReceiptReason::kNoLists,
-               "a receipt with neither \"accepted\" nor \"rejected\": it names no record, so none can leave the outbox");
+    return Not(
+        NotReceiptReason::kNoLists,
+        "a receipt with neither \"accepted\" nor \"rejected\": it names no record, so none can leave the outbox");
   }
   if (acc && !acc->is_array()) return WrongTypes("\"accepted\" is not an array");
   if (rej && !rej->is_array()) return WrongTypes("\"rejected\" is not an array");
@@ -157,7 +171,7 @@ ReceiptCheck ParseReceipt(std::string_view body, std::string_view batch_id, cons
       ++receipt.foreign_ids;
       continue;
     }
-    const std::string_view key = *it;  // views record_ids, which outlive this call
+    const std::string_view key = *it;                // views record_ids, which outlive this call
     if (!rejected_ids.insert(key).second) continue;  // listed twice: the first entry's error stands
     named.insert(key);
     receipt.rejected.push_back(std::move(r));

@@ -12,22 +12,22 @@ namespace opescare::bridge {
 
 struct RejectedRecord {
   std::string id;
-  std::string error;    // "rejected" when the server gave no code
+  std::string error;  // "rejected" when the server gave no code
   std::string message;
 };
 
 // Why a 2xx body is not a receipt.
 enum class NotReceiptReason {
-  kHtmlPage,         // markup: a captive portal or a proxy's page
-  kEmptyBody,        // nothing (or only whitespace)
-  kTruncatedJson,    // JSON that stops early
-  kInvalidJson,      // not JSON at all
-  kNotAnObject,      // JSON, but an array, a string, a number...
-  kBatchIdMissing,   // an object without a string "batch_id"
-  kBatchIdMismatch,  // the receipt of another batch
-  kNoLists,          // neither "accepted" nor "rejected"
-  kWrongTypes,       // a list that is not an array, an id that is not a non-empty string...
-  kUnexpectedStatus, // a 2xx other than 200/201/202 (PROTOCOL.md's table names only those)
+  kHtmlPage,          // markup: a captive portal or a proxy's page
+  kEmptyBody,         // nothing (or only whitespace)
+  kTruncatedJson,     // JSON that stops early
+  kInvalidJson,       // not JSON at all
+  kNotAnObject,       // JSON, but an array, a string, a number...
+  kBatchIdMissing,    // an object without a string "batch_id"
+  kBatchIdMismatch,   // the receipt of another batch
+  kNoLists,           // neither "accepted" nor "rejected"
+  kWrongTypes,        // a list that is not an array, an id that is not a non-empty string...
+  kUnexpectedStatus,  // a 2xx other than 200/201/202 (PROTOCOL.md's table names only those)
 };
 
 const char* NotReceiptReasonName(NotReceiptReason reason);

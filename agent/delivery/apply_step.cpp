@@ -9,12 +9,18 @@ Applied ApplyStep(outbox::Outbox& ob, const outbox::Batch& batch, const Step& st
                   outbox::TimePoint now) {
   Applied a;
   auto take = [&](Result<outbox::AckCounts> r) {
-    if (r.ok()) a.counts = *r;
-    else a.status = r.status();
+    if (r.ok())
+      a.counts = *r;
+    else
+      a.status = r.status();
   };
   switch (step.kind) {
-    case StepKind::kAckAll: take(ob.AckAll(batch.batch_id)); break;
-    case StepKind::kAckPartial: take(ob.AckPartial(batch.batch_id, step.accepted, step.rejected)); break;
+    case StepKind::kAckAll:
+      take(ob.AckAll(batch.batch_id));
+      break;
+    case StepKind::kAckPartial:
+      take(ob.AckPartial(batch.batch_id, step.accepted, step.rejected));
+      break;
     case StepKind::kSplit:
     case StepKind::kSplitTooLarge: {
       auto r = ob.SplitBatch(batch.batch_id);
@@ -30,7 +36,9 @@ Applied ApplyStep(outbox::Outbox& ob, const outbox::Batch& batch, const Step& st
       if (a.status.ok()) a.counts.rejected = 1;
       break;
     case StepKind::kResendUncompressed:
-    case StepKind::kPause: ob.ReleaseBatch(batch.batch_id); break;
+    case StepKind::kPause:
+      ob.ReleaseBatch(batch.batch_id);
+      break;
     case StepKind::kRetryLater:
       a.status = ob.RescheduleBatch(batch.batch_id, retry_at, step.error + ": " + step.message, true);
       break;

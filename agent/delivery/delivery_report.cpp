@@ -21,9 +21,10 @@ void ReportReceipt(DeliveryCounters& counters, spdlog::logger& log, const outbox
     log.warn("delivery: the receipt for batch {} names {} id(s) that are not in the batch (ignored)", batch.batch_id,
              step.foreign_ids);
   if (step.kind == StepKind::kAckPartial && step.returned > 0)
-    log.info("delivery: the receipt for batch {} leaves {} of its {} records unnamed: they go back to pending "
-             "and travel again in a new batch",
-             batch.batch_id, step.returned, batch.records.size());
+    log.info(
+        "delivery: the receipt for batch {} leaves {} of its {} records unnamed: they go back to pending "
+        "and travel again in a new batch",
+        batch.batch_id, step.returned, batch.records.size());
 }
 
 std::chrono::milliseconds ReportStoreFault(DeliveryCounters& counters, spdlog::logger& log, const Status& status,

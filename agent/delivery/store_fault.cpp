@@ -29,7 +29,8 @@ KindPolicy PolicyFor(Code code) {
               "another process holds the outbox's write lock",
               "let the other opescare-bridge command finish; only one agent may use an outbox.path"};
     case Code::kIoError:
-      return {StoreFaultKind::kIo, milliseconds(2000), milliseconds(60'000), "the outbox file cannot be read or written",
+      return {StoreFaultKind::kIo, milliseconds(2000), milliseconds(60'000),
+              "the outbox file cannot be read or written",
               "check the disk (dmesg) and the permissions of the outbox file and its folder"};
     default:
       return {StoreFaultKind::kOther, milliseconds(5000), milliseconds(60'000), "the outbox refused the operation",
@@ -41,11 +42,16 @@ KindPolicy PolicyFor(Code code) {
 
 const char* StoreFaultKindName(StoreFaultKind kind) {
   switch (kind) {
-    case StoreFaultKind::kDiskFull: return "disk_full";
-    case StoreFaultKind::kCorrupt: return "corrupt";
-    case StoreFaultKind::kLocked: return "locked";
-    case StoreFaultKind::kIo: return "io";
-    case StoreFaultKind::kOther: return "other";
+    case StoreFaultKind::kDiskFull:
+      return "disk_full";
+    case StoreFaultKind::kCorrupt:
+      return "corrupt";
+    case StoreFaultKind::kLocked:
+      return "locked";
+    case StoreFaultKind::kIo:
+      return "io";
+    case StoreFaultKind::kOther:
+      return "other";
   }
   return "other";
 }

@@ -26,7 +26,8 @@ TEST(ParseReceipt, AcceptsEveryNamedRecord) {
 }
 
 TEST(ParseReceipt, EitherListMayBeEmptyOrAbsentButNotBoth) {
-  ReceiptCheck only_rejected = Parse(WithBatch(R"(,"rejected":[{"id":"r_b","error":"validation_failed","message":"missing dob"}])"));
+  ReceiptCheck only_rejected =
+      Parse(WithBatch(R"(,"rejected":[{"id":"r_b","error":"validation_failed","message":"missing dob"}])"));
   ASSERT_TRUE(only_rejected.ok()) << only_rejected.cause;
   ASSERT_EQ(only_rejected.receipt->rejected.size(), 1u);
   EXPECT_EQ(only_rejected.receipt->rejected[0].error, "validation_failed");
@@ -63,7 +64,8 @@ TEST(ParseReceipt, AnIdInBothListsCountsAsRejected) {
 }
 
 TEST(ParseReceipt, RepeatedIdsCountOnce) {
-  ReceiptCheck c = Parse(WithBatch(R"(,"accepted":["r_a","r_a"],"rejected":[{"id":"r_b","error":"e1"},{"id":"r_b","error":"e2"}])"));
+  ReceiptCheck c =
+      Parse(WithBatch(R"(,"accepted":["r_a","r_a"],"rejected":[{"id":"r_b","error":"e1"},{"id":"r_b","error":"e2"}])"));
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c.receipt->accepted.size(), 1u);
   ASSERT_EQ(c.receipt->rejected.size(), 1u);

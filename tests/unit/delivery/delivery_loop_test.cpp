@@ -119,9 +119,15 @@ TEST_F(DeliveryLoopTest, AReceiptNamingEveryRecordAcksTheBatch) {
 }
 
 TEST_F(DeliveryLoopTest, EveryBodyThatIsNotAReceiptLeavesTheOutboxUntouched) {
-  const std::string bodies[] = {"<html>login</html>", "", "{\"batch_id\":\"b1\",\"acc", "not json", "[]",
-                                R"({"batch_id":"b9","accepted":["r1","r2","r3"]})", R"({"batch_id":"b1"})",
-                                R"({"accepted":["r1","r2","r3"]})", R"({"batch_id":"b1","accepted":"r1"})"};
+  const std::string bodies[] = {"<html>login</html>",
+                                "",
+                                "{\"batch_id\":\"b1\",\"acc",
+                                "not json",
+                                "[]",
+                                R"({"batch_id":"b9","accepted":["r1","r2","r3"]})",
+                                R"({"batch_id":"b1"})",
+                                R"({"accepted":["r1","r2","r3"]})",
+                                R"({"batch_id":"b1","accepted":"r1"})"};
   Make();
   StartWith({"r1", "r2", "r3"});
   for (const std::string& body : bodies) {

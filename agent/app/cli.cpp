@@ -7,6 +7,7 @@
 
 #include "agent/app/commands.h"
 #include "agent/app/exit_codes.h"
+#include "agent/app/output_redactor.h"
 
 namespace opescare::app {
 
@@ -16,7 +17,9 @@ int RunCli(int argc, char** argv) {
   app.require_subcommand(0, 1);
   app.fallthrough();  // global options also after the command: `heartbeat --config F`
 
+  OutputRedactor redactor;  // a server's words printed by heartbeat, doctor, status... may quote the key
   GlobalOptions global;
+  global.redactor = &redactor;
   app.add_option("-c,--config", global.config_path, "configuration file (YAML or the Python agent's JSON)");
   app.add_flag("--strict", global.strict, "treat unknown configuration keys as errors");
   app.add_option("--log-level", global.log_level, "override log_level (trace debug info warn error)");

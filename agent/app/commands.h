@@ -9,18 +9,23 @@
 
 namespace opescare::app {
 
+class OutputRedactor;
+
 // Options every command shares.
 struct GlobalOptions {
   std::string config_path;  // empty: the default search (see ResolveConfigPath)
   bool strict = false;      // unknown configuration keys are errors
   std::string log_level;    // command-line override of log_level
+  // Borrowed: hides the loaded configuration's secrets in everything printed (null: nothing hidden).
+  OutputRedactor* redactor = nullptr;
 };
 
 // --config, else $OPESCARE_BRIDGE_CONFIG, else ./config.yaml, ./bridge_config.json,
 // /etc/opescare-bridge/config.yaml (the first that exists; the first candidate when none does).
 std::string ResolveConfigPath(const GlobalOptions& global);
 
-// Loads the configuration, prints every problem (warnings too) to stderr; nullopt on errors.
+// Loads the configuration, prints every problem (warnings too) to stderr; nullopt on errors. Its secrets are
+// hidden in all later output (global.redactor).
 std::optional<config::Config> LoadConfigOrReport(const GlobalOptions& global);
 
 int CmdCheckConfig(const GlobalOptions& global, bool print);

@@ -11,6 +11,7 @@
 
 #include "agent/app/commands.h"
 #include "agent/app/exit_codes.h"
+#include "agent/app/output_redactor.h"
 
 namespace opescare::app {
 
@@ -34,6 +35,7 @@ std::optional<config::Config> LoadConfigOrReport(const GlobalOptions& global) {
     std::cerr << (p.severity == config::Problem::Severity::kWarning ? "warning: " : "") << p.ToString() << "\n";
   }
   if (!result.ok()) return std::nullopt;
+  if (global.redactor) global.redactor->Add(config::Secrets(*result.config));
   return std::move(result.config);
 }
 

@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "agent/app/commands.h"
+#include "agent/app/output_redactor.h"
 #include "agent/app/exit_codes.h"
 #include "agent/app/wiring.h"
 #include "agent/bridge/clock_offset.h"
@@ -164,6 +165,7 @@ int CmdDoctor(const GlobalOptions& global) {
     return kExitUsage;
   }
   const config::Config& cfg = *loaded.config;
+  if (global.redactor) global.redactor->Add(config::Secrets(cfg));  // a server's words may quote the key
   r.Pass("config", cfg.source_path + " valid");
 
   // Key: present (loading refuses an empty one) and, from a file, private.

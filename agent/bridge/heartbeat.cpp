@@ -31,32 +31,13 @@ std::string BuildHeartbeatBody(const HeartbeatInputs& in) {
     status["clock_offset_seconds"] = s.clock_offset_seconds;
     if (!s.faults.empty()) {
       json::array faults;
-      for (const auto& f : s.faults) faults.emplace_back(f);
+      for (const Fault& f : s.faults)
+        faults.push_back(json::object{{"kind", f.kind}, {"message", f.message}, {"fix", f.fix}});
       status["faults"] = std::move(faults);
     }
     body["status"] = std::move(status);
   }
   return json::serialize(body);
-}
-
-const char* ConnectionStateName(ConnectionState state) {
-  switch (state) {
-    case ConnectionState::kUnknown:
-      return "unknown";
-    case ConnectionState::kConnected:
-      return "connected";
-    case ConnectionState::kUnauthorized:
-      return "unauthorized";
-    case ConnectionState::kConfigError:
-      return "config_error";
-    case ConnectionState::kServerError:
-      return "server_error";
-    case ConnectionState::kUnreachable:
-      return "unreachable";
-    case ConnectionState::kTlsError:
-      return "tls_error";
-  }
-  return "unknown";
 }
 
 HeartbeatResult ClassifyHeartbeat(int status, std::string_view body, http::FailureStage stage,

@@ -10,6 +10,8 @@
 
 #include "agent/bridge/protocol.h"
 #include "agent/http/client.h"
+#include "agent/util/connection_state.h"
+#include "agent/util/fault.h"
 
 namespace opescare::bridge {
 
@@ -27,9 +29,10 @@ struct AgentStatus {
   QueueStatus queue;
   std::optional<std::chrono::system_clock::time_point> last_sync_at;  // JSON null when never
   int64_t clock_offset_seconds = 0;
-  // Faults the agent keeps running through (ARCHITECTURE.md "Durability rules"): the outbox cannot be opened
-  // or written, ingest paused on the size cap... Sent as "faults": [..] only when there are any.
-  std::vector<std::string> faults;
+  // Faults the agent keeps running through (ARCHITECTURE.md "Durability rules"): a full disk, an outbox that
+  // cannot be opened or written, a watch folder it cannot write... Sent as "faults": [{"kind", "message",
+  // "fix"}] only when there are any.
+  std::vector<Fault> faults;
 };
 
 struct HeartbeatInputs {
@@ -42,19 +45,9 @@ struct HeartbeatInputs {
 // {"agent_id", "facility_id", "version"[, "status": {...}]} as compact JSON.
 std::string BuildHeartbeatBody(const HeartbeatInputs& inputs);
 
-// The agent's connection state, as a heartbeat's outcome tells it.
-enum class ConnectionState {
-  kUnknown,       // no heartbeat yet
-  kConnected,     // 2xx
-  kUnauthorized,  // 401/403: key rejected or revoked
-  kConfigError,   // 404 (server_url, path, facility_id), other 4xx refusals, secret refused on plain HTTP
-  kServerError,   // the server answered but not usefully: 408/425/429/5xx/3xx, garbage, oversized
-  kUnreachable,   // DNS, TCP, proxy, timeouts, dropped connections
-  kTlsError,      // certificate refused or TLS handshake failed
-};
-
-// "unknown", "connected", "unauthorized", "config_error", "server_error", "unreachable", "tls_error".
-const char* ConnectionStateName(ConnectionState state);
+// The agent's connection state (agent/util/connection_state.h), as a heartbeat's outcome tells it.
+using opescare::ConnectionState;
+using opescare::ConnectionStateName;
 
 struct HeartbeatResult {
   ConnectionState state = ConnectionState::kUnknown;

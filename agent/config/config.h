@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace opescare::config {
@@ -175,6 +176,11 @@ struct HostPort {
   uint16_t port = 0;
 };
 std::optional<HostPort> ParseHostPort(const std::string& text);
+
+// Dotted keys ("http.proxy", "connector.record_types") whose values differ between a and b, in file order.
+std::vector<std::string> ChangedKeys(const Config& a, const Config& b);
+// Sets `to`'s value of one dotted key (as ChangedKeys names them) to `from`'s; unknown keys change nothing.
+void CopyKey(std::string_view key, const Config& from, Config* to);
 
 // Every secret a config holds (the agent key, a proxy password): what the log redaction hides.
 std::vector<std::string> Secrets(const Config& config);

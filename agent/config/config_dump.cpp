@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "agent/config/config.h"
+#include "agent/util/redact.h"
 #include "agent/config/config_internal.h"
 
 namespace opescare::config {
@@ -72,7 +73,7 @@ std::string DumpRedacted(const Config& config) {
   }
   out << YAML::EndMap;
   // Belt and braces: nothing else may carry the key either.
-  return internal::RedactSecrets(std::string(out.c_str()) + "\n", Secrets(config));
+  return RedactSecrets(std::string(out.c_str()) + "\n", Secrets(config));
 }
 
 }  // namespace opescare::config

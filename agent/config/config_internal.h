@@ -74,9 +74,6 @@ std::string ClosestName(std::string_view name, const std::vector<std::string>& c
 // A value found in the file, for a message: double-quoted, control characters escaped, long values cut.
 std::string QuoteValue(std::string_view value);
 
-// Replaces every occurrence of each non-empty secret by "***" (longest secrets first).
-std::string RedactSecrets(std::string text, const std::vector<std::string>& secrets);
-
 // Lower-cases ASCII letters.
 std::string AsciiLower(std::string_view text);
 

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "agent/config/config.h"
+#include "agent/util/redact.h"
 #include "agent/config/config_internal.h"
 
 namespace opescare::config {
@@ -473,7 +474,7 @@ LoadResult Loader::Finish() {
   LoadResult result;
   bool has_error = false;
   for (Problem& p : problems_) {
-    p.message = internal::RedactSecrets(p.message, secrets_);
+    p.message = RedactSecrets(p.message, secrets_);
     has_error = has_error || p.severity == Problem::Severity::kError;
   }
   // File order; problems without a position (missing keys, environment, flags) after those with one.

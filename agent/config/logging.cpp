@@ -1,6 +1,7 @@
 // The agent's logger: a redacting sink that formats each line itself (text or JSON), hides every secret
 // in the finished line, then hands it to stderr or a rotating file, falling back to stderr if the file fails.
 #include "agent/config/logging.h"
+#include "agent/util/redact.h"
 
 #include <spdlog/details/os.h>
 #include <spdlog/pattern_formatter.h>
@@ -208,7 +209,7 @@ class RedactingSink final : public spdlog::sinks::base_sink<std::mutex> {
 }  // namespace
 
 std::string Redact(std::string text, const std::vector<std::string>& secrets) {
-  return config::internal::RedactSecrets(std::move(text), secrets);
+  return RedactSecrets(std::move(text), secrets);
 }
 
 bool ParseLevel(const std::string& name, spdlog::level::level_enum* out) {

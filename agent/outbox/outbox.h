@@ -44,7 +44,7 @@ struct FileInfo {
 // How far a file queued in several transactions got (CSV.md "A file's life": a large file is queued in
 // slices). After a crash the connector re-reads the file and skips the rows_done rows already dealt with.
 struct FileProgress {
-  std::string sha256;       // the file's content hash, as in FileInfo
+  std::string sha256;  // the file's content hash, as in FileInfo
   std::string name;
   int64_t rows_done = 0;    // data rows consumed so far (queued or reported as failed), in file order
   int64_t rows_ok = 0;      // of those, queued
@@ -63,8 +63,10 @@ struct EnqueueCounts {
 
 // A streaming enqueue: ONE write transaction (synchronous=FULL at commit) holding every record added, so a
 // 200,000-row file is queued whole or not at all without being held in memory. Destroying it without a
-// successful Commit rolls everything back. It borrows its Outbox, must not outlive it, and while it exists
-// the Outbox's other calls fail with kFailedPrecondition (same thread, same connection).
+// successful Commit rolls back what was not committed (with CommitSlice: only the current slice). It borrows
+// its Outbox, must not outlive it, and while its SQLite transaction is open (from the first Add after Begin
+// or a CommitSlice until the next CommitSlice or Commit) the Outbox's other calls fail with
+// kFailedPrecondition (same thread, same connection); between slices they work.
 class EnqueueTransaction {
  public:
   virtual ~EnqueueTransaction() = default;
@@ -171,6 +173,18 @@ struct Stats {
   uint64_t used_bytes = 0;  // pages holding data ((page_count - freelist_count) * page_size): what IsFull compares
 };
 
+// The outbox volume's free space against outbox.min_free_mb (ARCHITECTURE.md "Durability rules").
+struct SpaceReport {
+  uint64_t free_bytes = 0;       // available to the agent on the outbox's volume (the reserve not counted)
+  uint64_t min_free_bytes = 0;   // outbox.min_free_mb in bytes
+  bool below_watermark = false;  // free_bytes < min_free_bytes: the connector must not ingest (disk_full)
+  // The reserve file beside the database is in place. false: it was released so that a delivery write could
+  // commit on a full disk (or could not be made yet); it is made again once free space is above the
+  // watermark by its own size.
+  bool reserve_held = false;
+  uint64_t reserve_bytes = 0;  // the reserve's size when held
+};
+
 struct OutboxOptions {
   std::string path;  // the SQLite file (outbox.path); created with mode 0600 when missing
   // Read-only: for the status page, `status`, `doctor` while the agent runs (WAL lets it read beside the
@@ -182,6 +196,10 @@ struct OutboxOptions {
   // Hard cap on the database size (PRAGMA max_page_count); writes beyond it fail with kResourceExhausted.
   // 0: none. The soft cap is IsFull(outbox.max_size_mb), which the connector checks before ingesting.
   uint64_t hard_limit_bytes = 0;
+  // A file of this many preallocated bytes beside the database (path + ".reserve", same volume), deleted
+  // when a delivery write (ack, split, dead-letter, reschedule, meta) meets SQLITE_FULL so that it commits
+  // on retry. 0: no reserve. Read-only outboxes never make one.
+  uint64_t reserve_bytes = 8 << 20;
 };
 
 // The outbox. One Outbox object is used from ONE thread at a time (the agent's disk worker); it is not
@@ -252,6 +270,15 @@ class Outbox {
   virtual Result<std::optional<std::string>> GetMeta(const std::string& key) = 0;
   virtual Status SetMeta(const std::string& key, const std::string& value) = 0;
   virtual Status DeleteMeta(const std::string& key) = 0;
+  // Measures the outbox volume's free space (the disk thread polls it every couple of seconds), and makes
+  // the reserve again when it was released and free space is back above the watermark plus its size.
+  // The default (an outbox with no volume, e.g. a test fake) reports plenty of room and no reserve.
+  virtual Result<SpaceReport> CheckSpace(uint64_t min_free_mb) {
+    SpaceReport r;
+    r.free_bytes = UINT64_MAX;
+    r.min_free_bytes = min_free_mb << 20;
+    return r;
+  }
   // PRAGMA integrity_check: Ok, or kDataLoss with SQLite's messages (never deletes anything).
   virtual Status IntegrityCheck() = 0;
   virtual const std::string& path() const = 0;

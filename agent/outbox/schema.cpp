@@ -69,6 +69,18 @@ CREATE TABLE meta(
   value TEXT NOT NULL
 );
 )sql"},
+    {2, R"sql(
+-- A file queued in several transactions (slices): how far it got, committed with each slice's records and
+-- deleted in the transaction that records the whole file in ingested_files (CSV.md "A file's life").
+CREATE TABLE file_progress(
+  sha256 TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  rows_done INTEGER NOT NULL,       -- data rows consumed, in file order (queued or reported as failed)
+  rows_ok INTEGER NOT NULL,
+  rows_failed INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+)sql"},
 };
 
 Result<int64_t> UserVersion(Database& db) { return db.QueryInt("PRAGMA user_version"); }
@@ -83,7 +95,9 @@ Status TooNew(const Database& db, int64_t version) {
 
 int LatestSchemaVersion() { return kMigrations[std::size(kMigrations) - 1].version; }
 
-Status Migrate(Database& db) {
+Status Migrate(Database& db) { return MigrateTo(db, LatestSchemaVersion()); }
+
+Status MigrateTo(Database& db, int target) {
   auto version = UserVersion(db);
   if (!version.ok()) return version.status();
   if (*version > LatestSchemaVersion()) return TooNew(db, *version);
@@ -97,7 +111,7 @@ Status Migrate(Database& db) {
                                 "version): point outbox.path at a new file");
   }
   for (const Migration& m : kMigrations) {
-    if (m.version <= *version) continue;
+    if (m.version <= *version || m.version > target) continue;
     Transaction txn(db);
     if (Status st = txn.Begin("upgrading the schema"); !st.ok()) return st;
     // Another process may have migrated while we waited for the lock.

@@ -11,6 +11,8 @@ int LatestSchemaVersion();
 // Applies every migration above the file's user_version, each in its own transaction together with its
 // user_version bump. A file newer than LatestSchemaVersion() is refused with kFailedPrecondition.
 Status Migrate(Database& db);
+// Migrate, stopping at version `target` (tests make files of an older schema with it).
+Status MigrateTo(Database& db, int target);
 
 // Ok unless the file's schema is newer than this build knows (checked before touching the file).
 Status RefuseNewerSchema(Database& db);

@@ -202,7 +202,7 @@ Result<std::optional<std::string>> SqliteOutbox::GetMeta(const std::string& key)
   return db_->Error(rc, "reading metadata");
 }
 
-Status SqliteOutbox::SetMeta(const std::string& key, const std::string& value) {
+Status SqliteOutbox::SetMetaOnce(const std::string& key, const std::string& value) {
   if (Status st = Writable(false); !st.ok()) return st;
   auto stmt =
       db_->Cached("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value");
@@ -215,7 +215,7 @@ Status SqliteOutbox::SetMeta(const std::string& key, const std::string& value) {
   return Status::Ok();
 }
 
-Status SqliteOutbox::DeleteMeta(const std::string& key) {
+Status SqliteOutbox::DeleteMetaOnce(const std::string& key) {
   if (Status st = Writable(false); !st.ok()) return st;
   auto stmt = db_->Cached("DELETE FROM meta WHERE key=?");
   if (!stmt.ok()) return stmt.status();
@@ -277,7 +277,9 @@ Result<std::unique_ptr<Outbox>> OpenOutbox(const OutboxOptions& options) {
   std::string cache = "PRAGMA cache_size=" + std::to_string(-options.cache_size_kib);
   if (Status st = d.Exec(cache.c_str(), "setting cache_size"); !st.ok()) return st;
   if (Status st = d.Exec("PRAGMA temp_store=MEMORY", "setting temp_store"); !st.ok()) return st;
-  return std::unique_ptr<Outbox>(new SqliteOutbox(std::move(*db), options.clock));
+  auto outbox = std::make_unique<SqliteOutbox>(std::move(*db), options.clock);
+  if (!options.read_only) outbox->InitReserve(options.reserve_bytes);
+  return std::unique_ptr<Outbox>(std::move(outbox));
 }
 
 }  // namespace opescare::outbox

@@ -24,6 +24,7 @@ class SqliteOutbox final : public Outbox {
   Result<std::unique_ptr<EnqueueTransaction>> BeginEnqueue() override;
   Result<EnqueueCounts> Enqueue(const std::vector<Record>& records, const std::optional<FileInfo>& file) override;
   Result<bool> HasFile(const std::string& sha256) override;
+  Result<std::optional<FileProgress>> GetFileProgress(const std::string& sha256) override;
   Result<std::vector<IngestedFile>> ListFiles(size_t limit) override;
 
   Result<NextBatch> NextDueBatch(TimePoint now, const BatchLimits& limits) override;
@@ -47,11 +48,48 @@ class SqliteOutbox final : public Outbox {
   Result<std::optional<std::string>> GetMeta(const std::string& key) override;
   Status SetMeta(const std::string& key, const std::string& value) override;
   Status DeleteMeta(const std::string& key) override;
+  Result<SpaceReport> CheckSpace(uint64_t min_free_mb) override;
   Status IntegrityCheck() override;
   const std::string& path() const override { return db_->path(); }
 
+  // Sets up the reserve file (path + ".reserve") of `bytes`, made now if the volume has room (never fails).
+  void InitReserve(uint64_t bytes);
+
  private:
   friend class SqliteEnqueueTransaction;
+
+  static const Status& StatusOf(const Status& s) { return s; }
+  template <typename T>
+  static const Status& StatusOf(const Result<T>& r) {
+    return r.status();
+  }
+  // Runs a delivery-side write; when it fails for want of room (SQLITE_FULL) and the reserve is held, deletes
+  // the reserve and runs it once more, so that an ack, a split or a dead-letter move commits on a full disk.
+  template <typename F>
+  auto WithReserve(F&& write) -> decltype(write()) {
+    auto result = write();
+    if (StatusOf(result).code() != Code::kResourceExhausted || !ReleaseReserve()) return result;
+    return write();
+  }
+  // Deletes the reserve file; false when none was held (or it could not be deleted).
+  bool ReleaseReserve();
+  // Makes the reserve file; Ok when it is held afterwards.
+  Status MakeReserve();
+  // Ok when ingest may write: no reserve is configured, or it is held (made again now if it was released).
+  // Ingest never takes the room a released reserve gave to delivery.
+  Status ReserveHeldForIngest();
+
+  // The writes WithReserve wraps (the public calls of the same name).
+  Result<NextBatch> NextDueBatchOnce(TimePoint now, const BatchLimits& limits);
+  Result<AckCounts> AckAllOnce(const std::string& batch_id);
+  Result<AckCounts> AckPartialOnce(const std::string& batch_id, const std::vector<std::string>& accepted,
+                                   const std::vector<Rejection>& rejected);
+  Status RescheduleBatchOnce(const std::string& batch_id, TimePoint next_attempt_at, const std::string& error,
+                             bool count_attempt);
+  Result<SplitResult> SplitBatchOnce(const std::string& batch_id);
+  Status DeadLetterBatchOnce(const std::string& batch_id, const std::string& error, const std::string& message);
+  Status SetMetaOnce(const std::string& key, const std::string& value);
+  Status DeleteMetaOnce(const std::string& key);
 
   // Ok unless an enqueue transaction is open on this connection (its uncommitted rows would be seen).
   Status Usable() const;
@@ -82,6 +120,9 @@ class SqliteOutbox final : public Outbox {
   int64_t pending_floor_ = 0;
   int64_t data_version_ = -1;  // PRAGMA data_version last seen: changes when another connection commits
   bool enqueue_open_ = false;
+  std::string reserve_path_;  // empty: no reserve (read-only, or reserve_bytes 0)
+  uint64_t reserve_bytes_ = 0;
+  bool reserve_held_ = false;
 };
 
 }  // namespace opescare::outbox::internal

@@ -141,7 +141,7 @@ Result<std::optional<Batch>> SqliteOutbox::FormBatch(TimePoint now, const BatchL
   return std::optional<Batch>(std::move(b));
 }
 
-Result<NextBatch> SqliteOutbox::NextDueBatch(TimePoint now, const BatchLimits& limits) {
+Result<NextBatch> SqliteOutbox::NextDueBatchOnce(TimePoint now, const BatchLimits& limits) {
   if (Status st = Writable(false); !st.ok()) return st;
   Transaction txn(*db_);
   if (Status st = txn.Begin("choosing the next batch"); !st.ok()) return st;
@@ -189,7 +189,7 @@ Result<NextBatch> SqliteOutbox::NextDueBatch(TimePoint now, const BatchLimits& l
   return out;
 }
 
-Result<AckCounts> SqliteOutbox::AckAll(const std::string& batch_id) {
+Result<AckCounts> SqliteOutbox::AckAllOnce(const std::string& batch_id) {
   in_flight_.erase(batch_id);
   if (Status st = Writable(false); !st.ok()) return st;
   Transaction txn(*db_);
@@ -206,8 +206,8 @@ Result<AckCounts> SqliteOutbox::AckAll(const std::string& batch_id) {
   return counts;
 }
 
-Result<AckCounts> SqliteOutbox::AckPartial(const std::string& batch_id, const std::vector<std::string>& accepted,
-                                           const std::vector<Rejection>& rejected) {
+Result<AckCounts> SqliteOutbox::AckPartialOnce(const std::string& batch_id, const std::vector<std::string>& accepted,
+                                               const std::vector<Rejection>& rejected) {
   in_flight_.erase(batch_id);
   if (Status st = Writable(false); !st.ok()) return st;
   Transaction txn(*db_);
@@ -278,8 +278,8 @@ Result<AckCounts> SqliteOutbox::AckPartial(const std::string& batch_id, const st
   return counts;
 }
 
-Status SqliteOutbox::RescheduleBatch(const std::string& batch_id, TimePoint next_attempt_at, const std::string& error,
-                                     bool count_attempt) {
+Status SqliteOutbox::RescheduleBatchOnce(const std::string& batch_id, TimePoint next_attempt_at,
+                                         const std::string& error, bool count_attempt) {
   in_flight_.erase(batch_id);
   if (Status st = Writable(false); !st.ok()) return st;
   auto stmt = db_->Cached("UPDATE batches SET next_attempt_at=?, last_error=?, attempts=attempts+? WHERE batch_id=?");
@@ -295,7 +295,7 @@ Status SqliteOutbox::RescheduleBatch(const std::string& batch_id, TimePoint next
   return Status::Ok();
 }
 
-Result<SplitResult> SqliteOutbox::SplitBatch(const std::string& batch_id) {
+Result<SplitResult> SqliteOutbox::SplitBatchOnce(const std::string& batch_id) {
   in_flight_.erase(batch_id);
   if (Status st = Writable(false); !st.ok()) return st;
   Transaction txn(*db_);
@@ -373,8 +373,8 @@ Result<SplitResult> SqliteOutbox::SplitBatch(const std::string& batch_id) {
   return out;
 }
 
-Status SqliteOutbox::DeadLetterBatch(const std::string& batch_id, const std::string& error,
-                                     const std::string& message) {
+Status SqliteOutbox::DeadLetterBatchOnce(const std::string& batch_id, const std::string& error,
+                                         const std::string& message) {
   in_flight_.erase(batch_id);
   if (Status st = Writable(false); !st.ok()) return st;
   Transaction txn(*db_);

@@ -10,8 +10,8 @@
 
 namespace opescare::status {
 
-// /readyz: ready when configured, the outbox is open, delivery is not paused and the server has not refused
-// the agent (unauthorized / not_found). `reason` says what is wrong, in words, when not ready.
+// /readyz: ready when configured, the outbox is open, delivery is not paused, the server has not refused
+// the agent (unauthorized / config_error) and no fault is present. `reason` says what is wrong, in words, when not ready.
 struct Readiness {
   bool ready = false;
   std::string reason;

@@ -76,7 +76,7 @@ std::string RenderStatusJson(const StatusSnapshot& s, TimePoint now) {
       {"clock_offset_seconds", Optional(s.clock_offset_seconds)},
       {"heartbeats", json::object{{"ok", hb.ok},
                                   {"unauthorized", hb.unauthorized},
-                                  {"not_found", hb.not_found},
+                                  {"config_error", hb.config_error},
                                   {"unreachable", hb.unreachable},
                                   {"tls_error", hb.tls_error},
                                   {"server_error", hb.server_error}}}};
@@ -128,7 +128,7 @@ std::string RenderStatusJson(const StatusSnapshot& s, TimePoint now) {
 
   json::array dead;
   for (std::size_t i = 0; i < std::min(s.dead_letters.size(), StatusSnapshot::kMaxDeadLetters); ++i) {
-    const DeadLetter& d = s.dead_letters[i];
+    const DeadLetterSummary& d = s.dead_letters[i];
     dead.push_back(json::object{{"record_id", d.record_id},
                                 {"type", d.type},
                                 {"source_file", d.source_file},
@@ -138,7 +138,12 @@ std::string RenderStatusJson(const StatusSnapshot& s, TimePoint now) {
                                 {"at", FormatIso8601Utc(d.at)}});
   }
 
+  json::array faults;
+  for (const Fault& f : s.faults)
+    faults.push_back(json::object{{"kind", f.kind}, {"message", f.message}, {"fix", f.fix}});
+
   json::object root{{"generated_at", FormatIso8601Utc(now)}, {"agent", std::move(agent)},
+                    {"faults", std::move(faults)},
                     {"connection", std::move(connection)},   {"delivery", std::move(delivery)},
                     {"outbox", std::move(outbox)},           {"ingest", std::move(ingest)},
                     {"history", std::move(history)},         {"recent_files", std::move(files)},

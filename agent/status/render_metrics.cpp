@@ -84,7 +84,7 @@ std::string RenderMetrics(const StatusSnapshot& s) {
 
   w.Family("heartbeats_total", "counter", "Heartbeats sent, by outcome.");
   for (HeartbeatOutcome o :
-       {HeartbeatOutcome::kOk, HeartbeatOutcome::kUnauthorized, HeartbeatOutcome::kNotFound,
+       {HeartbeatOutcome::kOk, HeartbeatOutcome::kUnauthorized, HeartbeatOutcome::kConfigError,
         HeartbeatOutcome::kUnreachable, HeartbeatOutcome::kTlsError, HeartbeatOutcome::kServerError}) {
     w.Sample(Number(s.heartbeats.For(o)), Label("outcome", HeartbeatOutcomeName(o)));
   }
@@ -158,6 +158,13 @@ std::string RenderMetrics(const StatusSnapshot& s) {
 
   w.Family("ingest_paused", "gauge", "1 when the connector takes no new files (outbox full or a disk fault).");
   w.Sample(s.ingest_paused ? "1" : "0");
+
+  w.Family("fault", "gauge", "1 for each fault the agent is living with (see /status.json faults), 0 otherwise.");
+  for (std::string_view kind : kFaultKinds) {
+    bool present = false;
+    for (const Fault& f : s.faults) present = present || f.kind == kind;
+    w.Sample(present ? "1" : "0", Label("kind", std::string(kind)));
+  }
   return w.Take();
 }
 

@@ -62,7 +62,7 @@ const char* Tone(ConnectionState state) {
     case ConnectionState::kServerError:
       return "warn";
     case ConnectionState::kUnauthorized:
-    case ConnectionState::kNotFound:
+    case ConnectionState::kConfigError:
     case ConnectionState::kTlsError:
       return "bad";
   }
@@ -138,7 +138,7 @@ std::string Summary(const StatusSnapshot& s) {
     return "The agent has just started: the first heartbeat is on its way.";
   }
   if (s.connection_state != ConnectionState::kConnected) return "";
-  if (s.delivery_paused || s.ingest_paused || !s.configured || !s.outbox_open) {
+  if (s.delivery_paused || s.ingest_paused || !s.configured || !s.outbox_open || !s.faults.empty()) {
     return "Connected, but something needs attention: see below.";
   }
   uint64_t waiting = s.outbox.pending + s.outbox.in_batches;
@@ -166,6 +166,12 @@ void Banner(std::string& out, const StatusSnapshot& s) {
 
 void Notices(std::string& out, const StatusSnapshot& s) {
   std::string items;
+  for (const Fault& f : s.faults) {
+    if (f.kind == kFaultIngestPaused) continue;  // said below with its own words
+    items += "<li class=\"bad fault\" data-kind=\"" + E(f.kind) + "\">" + E(f.message);
+    if (!f.fix.empty()) items += ". <b>Fix:</b> " + E(f.fix);
+    items += "</li>";
+  }
   if (s.delivery_paused) {
     items += "<li class=\"bad\" id=\"delivery-paused\">Sending to OpesCare is paused";
     if (!s.delivery_paused_reason.empty()) items += ": " + E(s.delivery_paused_reason);
@@ -364,7 +370,7 @@ void DeadLetters(std::string& out, const StatusSnapshot& s, TimePoint now) {
       "<table id=\"dead-letters\"><thead><tr><th>When</th><th>Type</th><th>Source file</th>"
       "<th class=\"num\">Row</th><th>OpesCare's reason</th><th>Record id</th></tr></thead><tbody>";
   for (std::size_t i = 0; i < n; ++i) {
-    const DeadLetter& d = s.dead_letters[i];
+    const DeadLetterSummary& d = s.dead_letters[i];
     out += "<tr data-record-id=\"" + E(d.record_id) + "\"><td class=\"when\">" + TimeAgo(d.at, now) + "</td><td>" +
            E(d.type) + "</td><td><code>" + E(d.source_file) + "</code></td><td class=\"num\">" +
            std::to_string(d.source_row) + "</td><td>";

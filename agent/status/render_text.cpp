@@ -29,11 +29,12 @@ Readiness CheckReadiness(const StatusSnapshot& s) {
   if (s.delivery_paused) {
     add(s.delivery_paused_reason.empty() ? "delivery is paused" : "delivery is paused: " + s.delivery_paused_reason);
   }
-  if (s.connection_state == ConnectionState::kUnauthorized || s.connection_state == ConnectionState::kNotFound) {
+  if (s.connection_state == ConnectionState::kUnauthorized || s.connection_state == ConnectionState::kConfigError) {
     std::string why = StateHeadline(s.connection_state);
     if (!s.last_error_code.empty()) why += " (" + s.last_error_code + ")";
     add(why);
   }
+  for (const Fault& f : s.faults) add(f.message);
   return {reason.empty(), reason};
 }
 
@@ -45,7 +46,7 @@ std::string StateHeadline(ConnectionState state) {
       return "Connected to OpesCare";
     case ConnectionState::kUnauthorized:
       return "OpesCare refused the agent key";
-    case ConnectionState::kNotFound:
+    case ConnectionState::kConfigError:
       return "OpesCare does not know this address or facility";
     case ConnectionState::kUnreachable:
       return "Cannot reach OpesCare";
@@ -74,7 +75,7 @@ std::string DefaultFix(ConnectionState state, std::optional<double> clock_offset
       return clock_off ? clock_note + " The key may be fine: the server refuses requests with a wrong time."
                        : "Re-generate the agent key in the OpesCare admin panel, put it in OPESCARE_AGENT_KEY "
                          "or the agent_key_file, then restart the agent. Records wait safely until then.";
-    case ConnectionState::kNotFound:
+    case ConnectionState::kConfigError:
       return "Check server_url and facility_id in the configuration file: OpesCare answered 404 (unknown address "
              "or facility). Records wait safely until then.";
     case ConnectionState::kUnreachable:

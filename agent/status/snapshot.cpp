@@ -1,27 +1,9 @@
 // Names of the snapshot's enums, the batch duration histogram and the 24 h History ring.
 #include "agent/status/snapshot.h"
 
-namespace opescare::status {
+#include "agent/util/redact.h"
 
-const char* ConnectionStateName(ConnectionState state) {
-  switch (state) {
-    case ConnectionState::kUnknown:
-      return "unknown";
-    case ConnectionState::kConnected:
-      return "connected";
-    case ConnectionState::kUnauthorized:
-      return "unauthorized";
-    case ConnectionState::kNotFound:
-      return "not_found";
-    case ConnectionState::kUnreachable:
-      return "unreachable";
-    case ConnectionState::kTlsError:
-      return "tls_error";
-    case ConnectionState::kServerError:
-      return "server_error";
-  }
-  return "unknown";
-}
+namespace opescare::status {
 
 const char* HeartbeatOutcomeName(HeartbeatOutcome outcome) {
   switch (outcome) {
@@ -29,8 +11,8 @@ const char* HeartbeatOutcomeName(HeartbeatOutcome outcome) {
       return "ok";
     case HeartbeatOutcome::kUnauthorized:
       return "unauthorized";
-    case HeartbeatOutcome::kNotFound:
-      return "not_found";
+    case HeartbeatOutcome::kConfigError:
+      return "config_error";
     case HeartbeatOutcome::kUnreachable:
       return "unreachable";
     case HeartbeatOutcome::kTlsError:
@@ -47,8 +29,8 @@ uint64_t& HeartbeatCounts::For(HeartbeatOutcome outcome) {
       return ok;
     case HeartbeatOutcome::kUnauthorized:
       return unauthorized;
-    case HeartbeatOutcome::kNotFound:
-      return not_found;
+    case HeartbeatOutcome::kConfigError:
+      return config_error;
     case HeartbeatOutcome::kUnreachable:
       return unreachable;
     case HeartbeatOutcome::kTlsError:
@@ -112,6 +94,25 @@ std::vector<HistoryPoint> History::Points() const {
   std::size_t start = (next_ + ring_.size() - size_) % ring_.size();
   for (std::size_t i = 0; i < size_; ++i) out.push_back(ring_[(start + i) % ring_.size()]);
   return out;
+}
+
+StatusSnapshot Redacted(StatusSnapshot s, const std::vector<std::string>& secrets) {
+  auto hide = [&secrets](std::string& text) { text = RedactSecrets(std::move(text), secrets); };
+  hide(s.last_error_code);
+  hide(s.last_error_message);
+  hide(s.fix);
+  hide(s.delivery_paused_reason);
+  hide(s.ingest_paused_reason);
+  for (Fault& f : s.faults) {
+    hide(f.message);
+    hide(f.fix);
+  }
+  for (RecentFile& f : s.recent_files) hide(f.detail);
+  for (DeadLetterSummary& d : s.dead_letters) {
+    hide(d.error);
+    hide(d.message);
+  }
+  return s;
 }
 
 }  // namespace opescare::status

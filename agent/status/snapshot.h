@@ -13,36 +13,27 @@
 #include <string>
 #include <vector>
 
+#include "agent/util/connection_state.h"
+#include "agent/util/fault.h"
+
 namespace opescare::status {
 
 using TimePoint = std::chrono::system_clock::time_point;
 
 // What the last exchange with OpesCare says about the link (heartbeat or sync, whichever came last).
-enum class ConnectionState {
-  kUnknown,       // no answer yet (starting)
-  kConnected,     // the server answered and accepted the key
-  kUnauthorized,  // 401/403: key rejected or revoked (or the clock is far off)
-  kNotFound,      // 404: wrong server_url / path, or facility_not_found
-  kUnreachable,   // DNS, TCP, proxy or timeout failure
-  kTlsError,      // the TLS handshake or certificate verification failed
-  kServerError,   // the server answered 5xx or something unexpected; the agent retries
-};
-inline constexpr std::array<ConnectionState, 7> kAllConnectionStates = {
-    ConnectionState::kUnknown,    ConnectionState::kConnected,   ConnectionState::kUnauthorized,
-    ConnectionState::kNotFound,   ConnectionState::kUnreachable, ConnectionState::kTlsError,
-    ConnectionState::kServerError};
-// "unknown", "connected", "unauthorized", "not_found", "unreachable", "tls_error", "server_error".
-const char* ConnectionStateName(ConnectionState state);
+using opescare::ConnectionState;
+using opescare::ConnectionStateName;
+using opescare::kAllConnectionStates;
 
 // The outcome of one heartbeat; the same vocabulary as ConnectionState without "unknown".
-enum class HeartbeatOutcome { kOk, kUnauthorized, kNotFound, kUnreachable, kTlsError, kServerError };
-// "ok", "unauthorized", "not_found", "unreachable", "tls_error", "server_error".
+enum class HeartbeatOutcome { kOk, kUnauthorized, kConfigError, kUnreachable, kTlsError, kServerError };
+// "ok", "unauthorized", "config_error", "unreachable", "tls_error", "server_error".
 const char* HeartbeatOutcomeName(HeartbeatOutcome outcome);
 
 struct HeartbeatCounts {
   uint64_t ok = 0;
   uint64_t unauthorized = 0;
-  uint64_t not_found = 0;
+  uint64_t config_error = 0;
   uint64_t unreachable = 0;
   uint64_t tls_error = 0;
   uint64_t server_error = 0;
@@ -150,8 +141,8 @@ struct RecentFile {
   std::string detail;  // why it failed, e.g. "missing column last_name" — column names and row numbers only
 };
 
-// A record the server refused (as the outbox keeps it, without its payload).
-struct DeadLetter {
+// A dead letter (outbox::DeadLetter) as the status page shows it: without its payload, by construction.
+struct DeadLetterSummary {
   std::string record_id;
   std::string type;         // "patient", "visit", ...
   std::string source_file;  // base name
@@ -205,9 +196,17 @@ struct StatusSnapshot {
   bool ingest_paused = false;
   std::string ingest_paused_reason;  // e.g. "outbox above outbox.max_size_mb"
 
+  // Faults the agent lives with (a full disk, a watch folder it cannot write...): any of them makes /readyz
+  // answer 503, and each shows on the page, in /status.json, /metrics and the heartbeat.
+  std::vector<Fault> faults;
+
   std::vector<HistoryPoint> history;     // oldest first (History::Points())
   std::vector<RecentFile> recent_files;  // newest first
-  std::vector<DeadLetter> dead_letters;  // newest first
+  std::vector<DeadLetterSummary> dead_letters;  // newest first
 };
+
+// The snapshot with every secret replaced by "***" in each text that may have come from outside (a server's
+// error message, a dead letter's reason, a fault's words): what every endpoint renders.
+StatusSnapshot Redacted(StatusSnapshot s, const std::vector<std::string>& secrets);
 
 }  // namespace opescare::status

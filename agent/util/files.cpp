@@ -6,6 +6,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -119,6 +120,54 @@ Result<uint64_t> FreeDiskBytes(const std::string& path) {
   struct statvfs vfs {};
   if (::statvfs(path.c_str(), &vfs) != 0) return IoError(Errno("cannot statvfs", path));
   return static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+}
+
+Result<uint64_t> FreeSpaceBytes(const std::string& path) {
+  struct statvfs vfs {};
+  if (::statvfs(path.c_str(), &vfs) != 0) {
+    if (errno != ENOENT) return IoError(Errno("cannot measure free space (statvfs)", path));
+    std::string dir = ParentOf(path);
+    if (::statvfs(dir.c_str(), &vfs) != 0) return IoError(Errno("cannot measure free space (statvfs)", dir));
+  }
+  return static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+}
+
+namespace {
+
+// Writes zeros up to `bytes` where posix_fallocate is not supported (e.g. some network filesystems).
+int WriteZeros(int fd, uint64_t bytes) {
+  static const char zeros[65536] = {};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return errno;
+  uint64_t off = static_cast<uint64_t>(st.st_size);
+  while (off < bytes) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(sizeof zeros, bytes - off));
+    ssize_t w = ::pwrite(fd, zeros, n, static_cast<off_t>(off));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    off += static_cast<uint64_t>(w);
+  }
+  return 0;
+}
+
+}  // namespace
+
+Status PreallocateFile(const std::string& path, uint64_t bytes) {
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (fd.get() < 0)
+    return errno == ENOSPC ? ResourceExhausted(Errno("cannot create", path)) : IoError(Errno("cannot create", path));
+  int err = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(bytes));
+  if (err == EOPNOTSUPP || err == EINVAL) err = WriteZeros(fd.get(), bytes);
+  if (err == 0 && ::fsync(fd.get()) != 0) err = errno;
+  if (err != 0) {
+    std::string msg = path + ": cannot set aside " + std::to_string(bytes) + " bytes: " + std::strerror(err);
+    ::unlink(path.c_str());
+    if (err == ENOSPC || err == EDQUOT) return ResourceExhausted(msg);
+    return IoError(msg);
+  }
+  return FsyncDirectory(ParentOf(path));
 }
 
 }  // namespace opescare

@@ -27,4 +27,13 @@ Result<unsigned> FileMode(const std::string& path);
 // Free bytes for an unprivileged writer on the filesystem holding path.
 Result<uint64_t> FreeDiskBytes(const std::string& path);
 
+// Free bytes for an unprivileged writer on the volume that holds (or will hold) path: statvfs of path, or of
+// its directory when path does not exist yet. kIoError naming the path otherwise.
+Result<uint64_t> FreeSpaceBytes(const std::string& path);
+
+// Creates (or completes) path as a file of `bytes` allocated blocks (posix_fallocate, else zeros written),
+// mode 0600, fsync'd with its directory: space set aside that deleting the file gives back at once.
+// kResourceExhausted when the volume has no room (the partial file is removed).
+Status PreallocateFile(const std::string& path, uint64_t bytes);
+
 }  // namespace opescare

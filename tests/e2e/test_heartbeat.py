@@ -106,6 +106,29 @@ class HeartbeatTest(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
             self.assertIn("retrying once with the measured clock offset", r.stdout)
 
+    def test_a_sync_accepted_after_a_refused_heartbeat_says_connected_at_once(self):
+        # The simulator's clock runs an hour ahead: the first heartbeat is refused (timestamp out of its
+        # window) and teaches the agent the offset. The next heartbeat is an hour away; a sync with the
+        # corrected timestamp is accepted meanwhile, and status must say "connected" from then on, not
+        # "unauthorized" until the next beat (issue 10 point 7).
+        with Simulator(self.tmp, agents={"agt_1": self.key}, clock_offset=3600) as sim:
+            cfg = write_config(self.tmp, sim, heartbeat_interval_seconds=3600, sync_interval_seconds=1)
+            with Agent(cfg, key=self.key) as agent:
+                base = agent.status_url()
+                agent.wait_log(r"connection: unauthorized", timeout=20)
+                state = json.loads(urllib.request.urlopen(base + "/status.json", timeout=5).read())
+                self.assertEqual(state["connection"]["state"], "unauthorized")
+                incoming = os.path.join(self.tmp, "incoming")
+                with open(os.path.join(incoming, "patients_clock.csv"), "w") as f:
+                    f.write("first_name,last_name,dob,sex\nMarie,Fouda,1990-07-22,female\n")
+                sim.wait_stats(timeout=30, records_unique=1)
+                state = wait_until(lambda: (lambda s: s if s["connection"]["state"] == "connected" else None)(
+                    json.loads(urllib.request.urlopen(base + "/status.json", timeout=5).read())), 10,
+                    what="status connected after the accepted sync")
+                self.assertEqual(len(sim.heartbeats()), 1, "a second heartbeat would make this check vacuous")
+                self.assertEqual(state["connection"]["last_error_message"], "")
+                self.assertEqual(agent.stop(), 0)
+
     def test_run_stops_within_two_seconds_of_sigint(self):
         with Simulator(self.tmp, agents={"agt_1": self.key}) as sim:
             cfg = write_config(self.tmp, sim)
@@ -131,7 +154,10 @@ class HeartbeatTest(unittest.TestCase):
             beat = sim.heartbeats()[-1]
             body = beat["body"] if isinstance(beat["body"], dict) else json.loads(beat["body"])
             faults = body["status"].get("faults", [])
-            self.assertTrue(any("cannot be opened" in f for f in faults), faults)
+            unavailable = [f for f in faults if f["kind"] == "outbox_unavailable"]
+            self.assertEqual(len(unavailable), 1, faults)
+            self.assertIn("cannot be opened", unavailable[0]["message"])
+            self.assertIn("doctor", unavailable[0]["fix"])
         with open(outbox, "rb") as f:
             self.assertEqual(f.read(), before, "the agent must never delete or rewrite a database it cannot read")
 

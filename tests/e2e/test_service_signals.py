@@ -1,6 +1,6 @@
 """End to end: the agent as a service (issue 6) — sd_notify over a NOTIFY_SOCKET the test listens on (READY,
 STATUS, WATCHDOG at half of WATCHDOG_USEC, STOPPING, RELOADING), a stalled disk worker withholding the watchdog
-pings, SIGHUP reloads (good and broken files) and SIGTERM during a delivery (exit 0 within 6 s, nothing lost).
+pings, SIGHUP reloads (good and broken files) and SIGTERM during a delivery (exit 0 after at most a 1.5 s grace, nothing lost).
 """
 
 import json
@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 import unittest
+import urllib.request
 import uuid
 
 from agentproc import Agent, run_cli, write_config
@@ -242,7 +243,8 @@ class ReloadTest(unittest.TestCase):
                     write_config(self.tmp, sim, log_level="debug", heartbeat_interval_seconds=60 // 12)
                     t_hup, t_hup_unix = time.monotonic(), time.time()
                     agent.send_signal(signal.SIGHUP)
-                    agent.wait_log(r"reload: configuration re-read from \S+ \(log level debug, heartbeat every 5 s\)",
+                    agent.wait_log(r"reload: configuration re-read from \S+ \(applied: heartbeat_interval_seconds, log_level; "
+                                   r"log level debug, heartbeat every 5 s\)",
                                    timeout=10)
                     t_reloading, value, _ = n.wait_for("RELOADING", "1", since=t_hup, timeout=5)
                     monotonic = [v for _, v, _ in n.assignments("MONOTONIC_USEC", since=t_hup)]
@@ -288,6 +290,19 @@ class ReloadTest(unittest.TestCase):
                     self.assertGreaterEqual(beats[1] - beats[0], 4.0)  # still 5 s, not the refused 2 s
                     agent.wait_log(r"heartbeat: connected", timeout=5, count=3)  # still at debug
                     self.assertTrue(agent.alive())
+
+                    # 4. Keys that cannot change in place keep their old value, and the log names them.
+                    page = agent.status_url()
+                    write_config(self.tmp, sim, log_level="debug", heartbeat_interval_seconds=60 // 12,
+                                 sync_interval_seconds=30, status={"listen": "127.0.0.1:1"},
+                                 http={"connect_timeout_seconds": 3, "request_timeout_seconds": 7})
+                    agent.send_signal(signal.SIGHUP)
+                    agent.wait_log(r"reload: http\.request_timeout_seconds, status\.listen changed; they keep their "
+                                   r"old value until a restart", timeout=10)
+                    agent.wait_log(r"reload: configuration re-read from \S+ \(applied: sync_interval_seconds;",
+                                   timeout=10)
+                    with urllib.request.urlopen(page + "/healthz", timeout=5) as r:  # the old address still
+                        self.assertEqual(r.status, 200)
                     self.assertEqual(agent.stop(), 0)
             self.assertNotIn(self.key, agent.log_text())
 
@@ -334,18 +349,19 @@ class StopDuringDeliveryTest(unittest.TestCase):
             return agent.log_text(), stats, elapsed
 
     def test_sigterm_waits_for_the_answer_in_flight(self):
-        # The answer comes 2 s after the request: within the 5 s grace, so the batch is recorded as delivered
-        # and never sent again.
-        log, stats, elapsed = self.run_case(2000)
+        # The answer comes 0.3 s after the request: within the 1.5 s grace, so the batch is recorded as
+        # delivered and never sent again.
+        log, stats, elapsed = self.run_case(300)
         self.assertNotIn("did not finish within", log)
         self.assertEqual(stats["batches_duplicate"], 0, stats)
         self.assertEqual(stats["records_duplicate"], 0, stats)
 
-    def test_sigterm_abandons_a_request_after_5_s_and_loses_nothing(self):
-        # The answer would take 30 s: the agent gives it 5 s, then exits; the batch (processed by the server)
-        # is resent under its own Idempotency-Key after the restart.
+    def test_sigterm_abandons_a_request_after_its_grace_and_loses_nothing(self):
+        # The answer would take 30 s: the agent gives it 1.5 s (a stop is obeyed within 2 s, ARCHITECTURE.md
+        # "Threads"), then exits; the batch (processed by the server) is resent under its own Idempotency-Key
+        # after the restart.
         log, stats, elapsed = self.run_case(30000)
-        self.assertGreaterEqual(elapsed, 4.0)
+        self.assertGreaterEqual(elapsed, 1.0)
         self.assertIn("did not finish within", log)
         self.assertGreaterEqual(stats["batches_duplicate"], 1, stats)
 

@@ -388,7 +388,7 @@ class StatusEndpointsTest(unittest.TestCase):
         self.assertEqual(metric(m, "opescare_bridge_delivery_paused"), 0)
         self.assertEqual(metric(m, "opescare_bridge_delivery_backoff_remaining_seconds"), 0)
 
-        for state in ("unknown", "connected", "unauthorized", "not_found", "unreachable", "tls_error",
+        for state in ("unknown", "connected", "unauthorized", "config_error", "unreachable", "tls_error",
                       "server_error"):
             self.assertEqual(metric(m, "opescare_bridge_connection_state", state=state),
                              1 if state == "connected" else 0, state)
@@ -396,7 +396,7 @@ class StatusEndpointsTest(unittest.TestCase):
         # The agent counts a beat when its answer arrives, the simulator when the request does.
         self.assertGreaterEqual(ok_beats, sim_beats_before - 1)
         self.assertLessEqual(ok_beats, sim_beats_after)
-        for outcome in ("unauthorized", "not_found", "unreachable", "tls_error", "server_error"):
+        for outcome in ("unauthorized", "config_error", "unreachable", "tls_error", "server_error"):
             self.assertEqual(metric(m, "opescare_bridge_heartbeats_total", outcome=outcome), 0, outcome)
         self.assertGreater(metric(m, "opescare_bridge_last_heartbeat_timestamp_seconds"), time.time() - 60)
         self.assertGreater(metric(m, "opescare_bridge_last_sync_timestamp_seconds"), time.time() - 600)

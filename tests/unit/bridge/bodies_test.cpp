@@ -41,11 +41,14 @@ TEST(HeartbeatBody, DocumentedFieldsAlwaysAndStatusWhenGiven) {
   EXPECT_EQ(st.at("clock_offset_seconds").to_number<int64_t>(), -3);
   EXPECT_FALSE(st.as_object().contains("faults"));  // only when there are any
 
-  s.faults = {"outbox /var/lib/x.db cannot be opened: disk I/O error"};
+  s.faults = {{"outbox_unavailable", "outbox /var/lib/x.db cannot be opened: disk I/O error", "run doctor"}};
   in.status = s;
   json::value faulty = json::parse(BuildHeartbeatBody(in));
   ASSERT_EQ(faulty.at("status").at("faults").as_array().size(), 1u);
-  EXPECT_EQ(faulty.at("status").at("faults").at(0), "outbox /var/lib/x.db cannot be opened: disk I/O error");
+  const json::value& f = faulty.at("status").at("faults").at(0);
+  EXPECT_EQ(f.at("kind"), "outbox_unavailable");
+  EXPECT_EQ(f.at("message"), "outbox /var/lib/x.db cannot be opened: disk I/O error");
+  EXPECT_EQ(f.at("fix"), "run doctor");
 }
 
 TEST(HeartbeatBody, NeverSyncedAndEmptyQueueAreNull) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "agent/config/config.h"
+#include "agent/util/redact.h"
 #include "agent/config/config_internal.h"
 
 namespace opescare::config {
@@ -70,9 +71,9 @@ TEST(QuoteValue, EscapesAndCuts) {
 }
 
 TEST(RedactSecrets, ReplacesEveryOccurrenceLongestFirst) {
-  EXPECT_EQ(internal::RedactSecrets("k=abc; again abc", {"abc"}), "k=***; again ***");
-  EXPECT_EQ(internal::RedactSecrets("abcdef", {"abc", "abcdef"}), "***");
-  EXPECT_EQ(internal::RedactSecrets("short x key", {"x", ""}), "short *** key");
+  EXPECT_EQ(RedactSecrets("k=abc; again abc", {"abc"}), "k=***; again ***");
+  EXPECT_EQ(RedactSecrets("abcdef", {"abc", "abcdef"}), "***");
+  EXPECT_EQ(RedactSecrets("short x key", {"x", ""}), "short *** key");
 }
 
 TEST(Problem, ToStringShapes) {

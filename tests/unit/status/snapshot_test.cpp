@@ -74,7 +74,7 @@ TEST(DurationHistogram, CountsCumulativelyLikePrometheus) {
 TEST(Names, AreTheDocumentedWords) {
   EXPECT_STREQ(ConnectionStateName(ConnectionState::kConnected), "connected");
   EXPECT_STREQ(ConnectionStateName(ConnectionState::kUnauthorized), "unauthorized");
-  EXPECT_STREQ(ConnectionStateName(ConnectionState::kNotFound), "not_found");
+  EXPECT_STREQ(ConnectionStateName(ConnectionState::kConfigError), "config_error");
   EXPECT_STREQ(ConnectionStateName(ConnectionState::kUnreachable), "unreachable");
   EXPECT_STREQ(ConnectionStateName(ConnectionState::kTlsError), "tls_error");
   EXPECT_STREQ(ConnectionStateName(ConnectionState::kUnknown), "unknown");

@@ -18,9 +18,9 @@ std::chrono::milliseconds JitteredInterval(std::chrono::seconds interval, double
 
 class HeartbeatLoop::Impl : public std::enable_shared_from_this<Impl> {
  public:
-  Impl(asio::io_context& net, http::Client& client, HeartbeatOptions options, HeartbeatHooks hooks,
+  Impl(asio::io_context& net, delivery::Transport transport, HeartbeatOptions options, HeartbeatHooks hooks,
        std::shared_ptr<spdlog::logger> logger)
-      : client_(client),
+      : transport_(std::move(transport)),
         options_(std::move(options)),
         hooks_(std::move(hooks)),
         log_(std::move(logger)),
@@ -74,7 +74,7 @@ class HeartbeatLoop::Impl : public std::enable_shared_from_this<Impl> {
     request.body = bridge::BuildHeartbeatBody(inputs);
     in_flight_ = true;
     auto self = shared_from_this();
-    client_.Send(std::move(request), [self](http::Outcome outcome) { self->OnOutcome(std::move(outcome)); });
+    transport_.send(std::move(request), [self](http::Outcome outcome) { self->OnOutcome(std::move(outcome)); });
   }
 
   void OnOutcome(http::Outcome outcome) {
@@ -87,7 +87,7 @@ class HeartbeatLoop::Impl : public std::enable_shared_from_this<Impl> {
     state_ = result.state;
     if (changed) {
       if (result.state == bridge::ConnectionState::kConnected) {
-        log_->info("connection: connected to {} (heartbeat accepted)", client_.base_url());
+        log_->info("connection: connected to {} (heartbeat accepted)", transport_.base_url);
       } else {
         log_->error("connection: {} — {}{}{}", bridge::ConnectionStateName(result.state), result.message,
                     result.fix.empty() ? "" : ". Fix: ", result.fix);
@@ -98,7 +98,7 @@ class HeartbeatLoop::Impl : public std::enable_shared_from_this<Impl> {
     if (hooks_.on_result) hooks_.on_result(result, changed);
   }
 
-  http::Client& client_;
+  delivery::Transport transport_;
   HeartbeatOptions options_;
   HeartbeatHooks hooks_;
   std::shared_ptr<spdlog::logger> log_;
@@ -111,7 +111,11 @@ class HeartbeatLoop::Impl : public std::enable_shared_from_this<Impl> {
 
 HeartbeatLoop::HeartbeatLoop(asio::io_context& net, http::Client& client, HeartbeatOptions options,
                              HeartbeatHooks hooks, std::shared_ptr<spdlog::logger> logger)
-    : impl_(std::make_shared<Impl>(net, client, std::move(options), std::move(hooks), std::move(logger))) {}
+    : HeartbeatLoop(net, delivery::ClientTransport(client), std::move(options), std::move(hooks), std::move(logger)) {}
+HeartbeatLoop::HeartbeatLoop(asio::io_context& net, delivery::Transport transport, HeartbeatOptions options,
+                             HeartbeatHooks hooks, std::shared_ptr<spdlog::logger> logger)
+    : impl_(std::make_shared<Impl>(net, std::move(transport), std::move(options), std::move(hooks),
+                                   std::move(logger))) {}
 HeartbeatLoop::~HeartbeatLoop() { impl_->Stop(); }
 void HeartbeatLoop::Start() { impl_->Start(); }
 void HeartbeatLoop::Stop() { impl_->Stop(); }

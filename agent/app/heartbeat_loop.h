@@ -8,6 +8,7 @@
 #include <string>
 
 #include "agent/bridge/heartbeat.h"
+#include "agent/delivery/transport.h"
 #include "agent/http/client.h"
 
 namespace boost::asio {
@@ -36,11 +37,14 @@ struct HeartbeatHooks {
   std::function<void(const bridge::HeartbeatResult&, bool changed)> on_result;
 };
 
-// Threads: all methods on the network thread. The client must outlive the loop.
+// Threads: all methods on the network thread. The client (transport) must outlive the loop.
 class HeartbeatLoop {
  public:
   HeartbeatLoop(boost::asio::io_context& net, http::Client& client, HeartbeatOptions options, HeartbeatHooks hooks,
                 std::shared_ptr<spdlog::logger> logger);
+  // The same over any transport (the unit tests' fake); its base_url names the server in the log.
+  HeartbeatLoop(boost::asio::io_context& net, delivery::Transport transport, HeartbeatOptions options,
+                HeartbeatHooks hooks, std::shared_ptr<spdlog::logger> logger);
   ~HeartbeatLoop();
   HeartbeatLoop(const HeartbeatLoop&) = delete;
   HeartbeatLoop& operator=(const HeartbeatLoop&) = delete;

@@ -3,6 +3,7 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
+#include <algorithm>
 #include <cstdlib>
 
 #include "agent/bridge/clock_offset.h"
@@ -30,8 +31,9 @@ std::string StringField(const json::object& o, std::string_view key) {
   return std::string(it->value().get_string());
 }
 
-// {"rejected": [{"id", "error", "message"}]}: entries without a string id are skipped.
-std::vector<RejectedRecord> RejectedOf(const json::object& o) {
+// {"rejected": [{"id", "error", "message"}]} of a 400/422: entries without a string id, or naming a record
+// outside the batch, are skipped.
+std::vector<RejectedRecord> RejectedOf(const json::object& o, const std::vector<std::string>& record_ids) {
   std::vector<RejectedRecord> out;
   auto it = o.find("rejected");
   if (it == o.end() || !it->value().is_array()) return out;
@@ -39,21 +41,36 @@ std::vector<RejectedRecord> RejectedOf(const json::object& o) {
     if (!entry.is_object()) continue;
     const auto& e = entry.get_object();
     RejectedRecord r{StringField(e, "id"), StringField(e, "error"), StringField(e, "message")};
-    if (r.id.empty()) continue;
+    if (r.id.empty() || std::find(record_ids.begin(), record_ids.end(), r.id) == record_ids.end()) continue;
     if (r.error.empty()) r.error = "rejected";
     out.push_back(std::move(r));
   }
   return out;
 }
 
-std::vector<std::string> AcceptedOf(const json::object& o) {
-  std::vector<std::string> out;
-  auto it = o.find("accepted");
-  if (it == o.end() || !it->value().is_array()) return out;
-  for (const auto& id : it->value().get_array()) {
-    if (id.is_string() && !id.get_string().empty()) out.emplace_back(id.get_string());
+Classification FromReceipt(int status, const std::string& body, std::string_view batch_id,
+                           const std::vector<std::string>& record_ids) {
+  Classification c;
+  if (status != 200 && status != 201 && status != 202) {
+    c.action = Action::kNotReceipt;
+    c.not_receipt = NotReceiptReason::kUnexpectedStatus;
+    c.not_receipt_cause = "HTTP " + std::to_string(status) +
+                          ", which OpesCare does not answer a sync with (only 200, 201 or 202 carry a receipt)";
+    return c;
   }
-  return out;
+  ReceiptCheck check = ParseReceipt(body, batch_id, record_ids);
+  if (!check.ok()) {
+    c.action = Action::kNotReceipt;
+    c.not_receipt = check.reason;
+    c.not_receipt_cause = std::move(check.cause);
+    return c;
+  }
+  c.action = Action::kAccepted;
+  c.accepted = std::move(check.receipt->accepted);
+  c.rejected = std::move(check.receipt->rejected);
+  c.unnamed = check.receipt->unnamed;
+  c.foreign_ids = check.receipt->foreign_ids;
+  return c;
 }
 
 }  // namespace
@@ -62,6 +79,8 @@ const char* ActionName(Action a) {
   switch (a) {
     case Action::kAccepted:
       return "accepted";
+    case Action::kNotReceipt:
+      return "not_receipt";
     case Action::kDuplicateBatch:
       return "duplicate_batch";
     case Action::kSplit:
@@ -114,18 +133,10 @@ std::string HumanFix(int status, const std::optional<ErrorBody>& error, int64_t 
   return fix;
 }
 
-Classification ClassifySyncResponse(int status, const std::string& body, bool gzip_sent, int64_t clock_offset_seconds) {
+Classification ClassifySyncResponse(int status, const std::string& body, bool gzip_sent, std::string_view batch_id,
+                                    const std::vector<std::string>& record_ids, int64_t clock_offset_seconds) {
+  if (status >= 200 && status <= 299) return FromReceipt(status, body, batch_id, record_ids);
   Classification c;
-  if (status >= 200 && status <= 299) {
-    if (status != 200 && status != 201 && status != 202) return c;  // 204 etc.: not in the table, transient
-    c.action = Action::kAccepted;
-    json::value v = ParseLenient(body);
-    if (v.is_object()) {
-      c.accepted = AcceptedOf(v.get_object());
-      c.rejected = RejectedOf(v.get_object());
-    }
-    return c;
-  }
   c.error = ParseErrorBody(body);
   const std::string code = c.error ? c.error->error : "";
   switch (status) {
@@ -136,7 +147,7 @@ Classification ClassifySyncResponse(int status, const std::string& body, bool gz
     case 422: {
       c.action = Action::kSplit;
       json::value v = ParseLenient(body);
-      if (v.is_object()) c.rejected = RejectedOf(v.get_object());
+      if (v.is_object()) c.rejected = RejectedOf(v.get_object(), record_ids);
       break;
     }
     case 413:

@@ -46,18 +46,28 @@ Step Decide(const bridge::Classification& c, int status, size_t batch_records, c
   step.message = ErrorMessage(c, status, transport_error);
   switch (c.action) {
     case bridge::Action::kAccepted:
-      // "No rejected means all accepted"; with rejections, whatever the server did not name goes back to
-      // pending and is sent again (the server de-duplicates by record id): never assumed delivered.
-      if (c.rejected.empty()) {
+      // Only what the receipt names leaves; the unnamed go back to pending and travel again under a new
+      // batch_id (the old key would only replay this receipt). Never assumed delivered.
+      step.confirmed = true;
+      step.foreign_ids = c.foreign_ids;
+      if (c.rejected.empty() && c.unnamed == 0) {
         step.kind = StepKind::kAckAll;
       } else {
         step.kind = StepKind::kAckPartial;
         step.accepted = c.accepted;
         step.rejected = ToRejections(c.rejected);
+        step.returned = c.unnamed;
       }
+      return step;
+    case bridge::Action::kNotReceipt:
+      step.kind = StepKind::kRetryLater;
+      step.error = "no_receipt";
+      step.message = "the server answered 2xx without a receipt: " + c.not_receipt_cause;
+      step.no_receipt = c.not_receipt_cause;
       return step;
     case bridge::Action::kDuplicateBatch:
       step.kind = StepKind::kAckAll;
+      step.confirmed = true;
       return step;
     case bridge::Action::kSplit:
       if (!c.rejected.empty()) {  // 400/422 that names the bad records: only those are dead-lettered

@@ -9,7 +9,9 @@
 #include <spdlog/logger.h>
 
 #include "agent/bridge/protocol.h"
+#include "agent/delivery/apply_step.h"
 #include "agent/delivery/decision.h"
+#include "agent/delivery/delivery_report.h"
 #include "agent/util/clock.h"
 
 namespace opescare::delivery {
@@ -18,14 +20,22 @@ namespace asio = boost::asio;
 using SteadyClock = std::chrono::steady_clock;
 using SysClock = std::chrono::system_clock;
 
+namespace {
+const Clock& SystemClockInstance() {
+  static const SystemClock clock;
+  return clock;
+}
+}  // namespace
+
 class DeliveryLoop::Impl : public std::enable_shared_from_this<Impl> {
  public:
-  Impl(asio::io_context& net, asio::io_context& disk, outbox::Outbox& outbox, http::Client& client,
-       DeliveryOptions options, DeliveryHooks hooks, std::shared_ptr<spdlog::logger> logger)
+  Impl(asio::io_context& net, asio::io_context& disk, outbox::Outbox& outbox, Transport transport,
+       const Clock& clock, DeliveryOptions options, DeliveryHooks hooks, std::shared_ptr<spdlog::logger> logger)
       : net_(net),
         disk_(disk),
         outbox_(outbox),
-        client_(client),
+        transport_(std::move(transport)),
+        clock_(clock),
         options_(std::move(options)),
         hooks_(std::move(hooks)),
         log_(std::move(logger)),
@@ -80,9 +90,14 @@ class DeliveryLoop::Impl : public std::enable_shared_from_this<Impl> {
         self->log_->warn("stopping: the sync request in flight did not finish within {} ms; abandoning it "
                          "(its batch stays queued and is resent under the same Idempotency-Key)",
                          self->options_.stop_grace.count());
-        self->client_.Close();
+        if (self->transport_.close) self->transport_.close();
       });
       return;
+    }
+    if (state_ == State::kStoreWait) {  // a decision waits for the outbox: the batch stays queued as it was
+      Release(retry_apply_->batch->batch_id);
+      retry_apply_.reset();
+      state_ = State::kIdle;
     }
     MaybeFinishStop();
   }
@@ -90,7 +105,15 @@ class DeliveryLoop::Impl : public std::enable_shared_from_this<Impl> {
   const DeliveryCounters& counters() const { return counters_; }
 
  private:
-  enum class State { kIdle, kFetching, kSending, kApplying };
+  enum class State { kIdle, kFetching, kSending, kApplying, kStoreWait };
+
+  // A decision the outbox could not record yet: applied again after the store fault's wait, never replaced
+  // by a resend (whose 409 duplicate_batch would ack what a receipt returned or rejected).
+  struct PendingApply {
+    std::shared_ptr<outbox::Batch> batch;
+    Step step;
+    SysClock::time_point retry_at;
+  };
 
   void MaybeFinishStop() {
     if (!stopping_ || state_ != State::kIdle || !stop_done_) return;
@@ -119,8 +142,8 @@ class DeliveryLoop::Impl : public std::enable_shared_from_this<Impl> {
     const bool force_due = force_due_;
     force_due_ = false;
     auto self = shared_from_this();
-    asio::post(disk_, [self, limits, force_due] {
-      const SysClock::time_point now = SysClock::now();
+    const SysClock::time_point now = clock_.Now();
+    asio::post(disk_, [self, limits, force_due, now] {
       auto next = self->outbox_.NextDueBatch(now, limits);
       // Connectivity regained: a batch waiting for its backoff is due at once. The far-future time is used
       // only when a batch waits, so it can only pick that batch: a batch formed under it would be persisted
@@ -138,18 +161,17 @@ class DeliveryLoop::Impl : public std::enable_shared_from_this<Impl> {
   void OnFetched(Result<outbox::NextBatch> next, std::string body) {
     state_ = State::kIdle;
     if (!next.ok()) {
-      counters_.last_error = next.status().ToString();
-      log_->error("delivery: cannot read the outbox: {} (retrying in 5 s)", next.status().ToString());
-      ScheduleFetch(std::chrono::seconds(5));
+      ScheduleFetch(OnStoreFault(next.status(), "read the next batch"));
       return MaybeFinishStop();
     }
+    OnStoreOk();
     if (!next->batch) {
       counters_.backoff_until.reset();
       auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(options_.sync_interval);
       if (next->next_attempt_at) {
-        auto until = std::chrono::duration_cast<std::chrono::milliseconds>(*next->next_attempt_at - SysClock::now());
+        auto until = std::chrono::duration_cast<std::chrono::milliseconds>(*next->next_attempt_at - clock_.Now());
         until = std::max(until, std::chrono::milliseconds(0));
-        counters_.backoff_until = SteadyClock::now() + until;
+        counters_.backoff_until = clock_.Steady() + until;
         wait = std::min(wait, until);
       }
       if (wake_pending_ && !stopping_) return Kick();
@@ -192,14 +214,14 @@ class DeliveryLoop::Impl : public std::enable_shared_from_this<Impl> {
     log_->debug("delivery: sending batch {} ({} records, {} bytes, attempt {})", batch->batch_id,
                 batch->records.size(), batch->bytes, batch->attempts + 1);
     auto self = shared_from_this();
-    auto started = SteadyClock::now();
-    client_.Send(std::move(request), [self, batch, gzip_sent, started](http::Outcome outcome) {
+    auto started = clock_.Steady();
+    transport_.send(std::move(request), [self, batch, gzip_sent, started](http::Outcome outcome) {
       self->OnOutcome(batch, gzip_sent, started, std::move(outcome));
     });
   }
 
   void CountOutcome(const http::Outcome& outcome, SteadyClock::time_point started) {
-    if (hooks_.on_batch_sent) hooks_.on_batch_sent(std::chrono::duration<double>(SteadyClock::now() - started).count());
+    if (hooks_.on_batch_sent) hooks_.on_batch_sent(std::chrono::duration<double>(clock_.Steady() - started).count());
     if (!outcome.response) {
       counters_.batches_transport++;
       return;
@@ -223,13 +245,29 @@ class DeliveryLoop::Impl : public std::enable_shared_from_this<Impl> {
     const int status = outcome.response ? outcome.response->status : 0;
     static const std::string kEmpty;
     const std::string& body = outcome.response ? outcome.response->body : kEmpty;
+    std::vector<std::string> ids;
+    ids.reserve(batch->records.size());
+    for (const outbox::Record& r : batch->records) ids.push_back(r.id);
     bridge::Classification c = bridge::ClassifySyncResponse(
-        status, body, gzip_sent, hooks_.clock_offset_seconds ? hooks_.clock_offset_seconds() : 0);
+        status, body, gzip_sent, batch->batch_id, ids, hooks_.clock_offset_seconds ? hooks_.clock_offset_seconds() : 0);
     Step step = Decide(c, status, batch->records.size(), outcome.error);
     std::optional<std::chrono::milliseconds> retry_after;
     if (step.kind == StepKind::kRetryLater && outcome.response && hooks_.retry_after)
       retry_after = hooks_.retry_after(*outcome.response);
+    NoteReceipt(*batch, step);
     Apply(std::move(batch), std::move(step), retry_after);
+  }
+
+  void NoteReceipt(const outbox::Batch& batch, const Step& step) { ReportReceipt(counters_, *log_, batch, step); }
+
+  // An outbox error: reported once per kind; returns how long to wait before touching the store again.
+  std::chrono::milliseconds OnStoreFault(const Status& s, const std::string& what) {
+    return ReportStoreFault(counters_, *log_, s, what, ++store_failures_);
+  }
+
+  void OnStoreOk() {
+    store_failures_ = 0;
+    ReportStoreOk(counters_, *log_);
   }
 
   void Apply(std::shared_ptr<outbox::Batch> batch, Step step, std::optional<std::chrono::milliseconds> retry_after) {
@@ -239,11 +277,13 @@ class DeliveryLoop::Impl : public std::enable_shared_from_this<Impl> {
       case StepKind::kRetryLater: {
         std::uniform_real_distribution<double> unit(0.0, 1.0);
         auto delay = BackoffDelay(options_.backoff, batch->attempts, unit(rng_), retry_after);
-        retry_at = SysClock::now() + delay;
+        retry_at = clock_.Now() + delay;
         counters_.last_error = step.error + ": " + step.message;
-        log_->warn("delivery: batch {} not delivered ({}: {}); retrying in {:.1f} s{}", batch->batch_id, step.error,
-                   step.message, static_cast<double>(delay.count()) / 1000.0,
-                   retry_after ? " (the server's Retry-After)" : "");
+        // Without a receipt the cause was said once (NoteReceipt); each retry is detail.
+        log_->log(step.no_receipt.empty() ? spdlog::level::warn : spdlog::level::debug,
+                  "delivery: batch {} not delivered ({}: {}); retrying in {:.1f} s{}", batch->batch_id, step.error,
+                  step.message, static_cast<double>(delay.count()) / 1000.0,
+                  retry_after ? " (the server's Retry-After)" : "");
         break;
       }
       case StepKind::kResendUncompressed:
@@ -274,61 +314,61 @@ class DeliveryLoop::Impl : public std::enable_shared_from_this<Impl> {
       default:
         break;
     }
+    ApplyOnDisk(PendingApply{std::move(batch), std::move(step), retry_at});
+  }
+
+  void ApplyOnDisk(PendingApply p) {
+    state_ = State::kApplying;
     auto self = shared_from_this();
-    asio::post(disk_, [self, batch, step, retry_at]() mutable {
-      outbox::Outbox& ob = self->outbox_;
-      Status s;
-      outbox::AckCounts counts;
-      auto take = [&](Result<outbox::AckCounts> r) {
-        if (r.ok()) counts = *r;
-        else s = r.status();
-      };
-      switch (step.kind) {
-        case StepKind::kAckAll: take(ob.AckAll(batch->batch_id)); break;
-        case StepKind::kAckPartial: take(ob.AckPartial(batch->batch_id, step.accepted, step.rejected)); break;
-        case StepKind::kSplit:
-        case StepKind::kSplitTooLarge: {
-          auto r = ob.SplitBatch(batch->batch_id);
-          if (!r.ok()) s = r.status();
-          if (s.ok() && step.kind == StepKind::kSplitTooLarge)
-            s = ob.SetMeta(outbox::kMetaBatchMaxRecords, std::to_string(step.lowered_max_records));
-          break;
-        }
-        case StepKind::kDeadLetterSingle:
-          s = ob.DeadLetterBatch(batch->batch_id, step.error, step.message);
-          if (s.ok()) counts.rejected = 1;
-          break;
-        case StepKind::kResendUncompressed:
-        case StepKind::kPause: ob.ReleaseBatch(batch->batch_id); break;
-        case StepKind::kRetryLater: s = ob.RescheduleBatch(batch->batch_id, retry_at, step.error + ": " + step.message, true); break;
-      }
-      if (s.ok() && (step.kind == StepKind::kAckAll || step.kind == StepKind::kAckPartial))
-        (void)ob.SetMeta(outbox::kMetaLastSyncAt, FormatIso8601Utc(SysClock::now()));
-      if (!s.ok()) ob.ReleaseBatch(batch->batch_id);  // whatever failed, the batch is due again, unchanged
-      asio::post(self->net_, [self, batch, step = std::move(step), s, counts] { self->OnApplied(*batch, step, s, counts); });
+    const SysClock::time_point now = clock_.Now();
+    asio::post(disk_, [self, p = std::move(p), now]() mutable {
+      Applied a = ApplyStep(self->outbox_, *p.batch, p.step, p.retry_at, now);
+      asio::post(self->net_, [self, p = std::move(p), a = std::move(a)]() mutable {
+        self->OnApplied(std::move(p), a.status, a.counts);
+      });
     });
   }
 
-  void OnApplied(const outbox::Batch& batch, const Step& step, const Status& s, const outbox::AckCounts& counts) {
+  void OnApplied(PendingApply p, const Status& s, const outbox::AckCounts& counts) {
     state_ = State::kIdle;
-    if (!s.ok()) {
-      counters_.last_error = s.ToString();
-      log_->error("delivery: cannot record the outcome of batch {} in the outbox: {} (it will be sent again under "
-                  "the same Idempotency-Key; retrying in 5 s)",
-                  batch.batch_id, s.ToString());
-      ScheduleFetch(std::chrono::seconds(5));
-      return MaybeFinishStop();
+    const outbox::Batch& batch = *p.batch;
+    const Step& step = p.step;
+    if (s.code() == Code::kNotFound) {  // gone meanwhile (purged, or an earlier try did commit): nothing to record
+      log_->warn("delivery: batch {} is no longer in the outbox ({}); nothing to record", batch.batch_id, s.message());
+      OnStoreOk();
+      if (stopping_) return MaybeFinishStop();
+      return Kick();
     }
+    if (!s.ok()) {
+      auto wait = OnStoreFault(s, "record the outcome of batch " + batch.batch_id + " (" + StepKindName(step.kind) + ")");
+      if (stopping_) {
+        Release(batch.batch_id);
+        return MaybeFinishStop();
+      }
+      // The batch stays in flight and the same decision is applied again: never dropped, never re-decided.
+      state_ = State::kStoreWait;
+      retry_apply_ = std::move(p);
+      auto self = shared_from_this();
+      timer_.expires_after(wait);
+      timer_.async_wait([self](const boost::system::error_code& ec) {
+        if (ec || self->state_ != State::kStoreWait || !self->retry_apply_) return;
+        PendingApply again = std::move(*self->retry_apply_);
+        self->retry_apply_.reset();
+        self->ApplyOnDisk(std::move(again));
+      });
+      return;
+    }
+    OnStoreOk();
     counters_.records_delivered += counts.accepted;
     counters_.records_rejected += counts.rejected;
     if (step.kind == StepKind::kAckAll || step.kind == StepKind::kAckPartial) {
-      counters_.last_sync_at = SysClock::now();
+      counters_.last_sync_at = clock_.Now();
       log_->debug("delivery: batch {} delivered ({} accepted, {} rejected, {} returned)", batch.batch_id,
                   counts.accepted, counts.rejected, counts.returned);
       // One info line per 10 s of delivery, not one per batch: a backlog drains at hundreds of batches a second.
       summary_records_ += counts.accepted;
       summary_batches_ += 1;
-      auto now = SteadyClock::now();
+      auto now = clock_.Steady();
       if (now - last_summary_ >= std::chrono::seconds(10)) {
         log_->info("delivery: {} records delivered in {} batches", summary_records_, summary_batches_);
         summary_records_ = summary_batches_ = 0;
@@ -349,7 +389,8 @@ class DeliveryLoop::Impl : public std::enable_shared_from_this<Impl> {
   asio::io_context& net_;
   asio::io_context& disk_;
   outbox::Outbox& outbox_;
-  http::Client& client_;
+  Transport transport_;
+  const Clock& clock_;
   DeliveryOptions options_;
   DeliveryHooks hooks_;
   std::shared_ptr<spdlog::logger> log_;
@@ -365,6 +406,8 @@ class DeliveryLoop::Impl : public std::enable_shared_from_this<Impl> {
   bool force_due_ = false;
   bool gzip_refused_ = false;
   uint32_t lowered_max_records_ = 0;
+  int64_t store_failures_ = 0;  // outbox errors in a row
+  std::optional<PendingApply> retry_apply_;  // kStoreWait
   int64_t summary_records_ = 0, summary_batches_ = 0;
   SteadyClock::time_point last_summary_{};
   std::function<void()> stop_done_;
@@ -372,8 +415,14 @@ class DeliveryLoop::Impl : public std::enable_shared_from_this<Impl> {
 
 DeliveryLoop::DeliveryLoop(asio::io_context& net, asio::io_context& disk, outbox::Outbox& outbox, http::Client& client,
                            DeliveryOptions options, DeliveryHooks hooks, std::shared_ptr<spdlog::logger> logger)
-    : impl_(std::make_shared<Impl>(net, disk, outbox, client, std::move(options), std::move(hooks),
-                                   std::move(logger))) {}
+    : DeliveryLoop(net, disk, outbox, ClientTransport(client), SystemClockInstance(), std::move(options),
+                   std::move(hooks), std::move(logger)) {}
+
+DeliveryLoop::DeliveryLoop(asio::io_context& net, asio::io_context& disk, outbox::Outbox& outbox, Transport transport,
+                           const Clock& clock, DeliveryOptions options, DeliveryHooks hooks,
+                           std::shared_ptr<spdlog::logger> logger)
+    : impl_(std::make_shared<Impl>(net, disk, outbox, std::move(transport), clock, std::move(options),
+                                   std::move(hooks), std::move(logger))) {}
 
 DeliveryLoop::~DeliveryLoop() = default;
 void DeliveryLoop::Start() { impl_->Start(); }

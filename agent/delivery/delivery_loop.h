@@ -10,6 +10,7 @@
 #include <string>
 
 #include "agent/delivery/backoff.h"
+#include "agent/delivery/transport.h"
 #include "agent/http/client.h"
 #include "agent/outbox/outbox.h"
 
@@ -18,6 +19,9 @@ class io_context;
 }
 namespace spdlog {
 class logger;
+}
+namespace opescare {
+class Clock;
 }
 
 namespace opescare::delivery {
@@ -60,6 +64,14 @@ struct DeliveryCounters {
   std::optional<std::chrono::steady_clock::time_point> backoff_until;  // when the waiting batch is due
   std::string paused_reason;  // non-empty while paused
   std::string last_error;
+  // Non-empty while the latest 2xx was not a receipt: "the server answered 2xx without a receipt: <cause>".
+  // Cleared by the next confirmation (a receipt, or 409 duplicate_batch). Fault kind "no_receipt".
+  std::string no_receipt;
+  // Non-empty while the outbox cannot record delivery (read a batch, record an outcome): what failed and the
+  // fix. Cleared by the next successful outbox call. store_fault_kind: "disk_full", "corrupt", "locked",
+  // "io" or "other" (see store_fault.h).
+  std::string store_fault;
+  std::string store_fault_kind;
 };
 
 // Threads: every public method runs on the network thread (post to it from elsewhere). The outbox is
@@ -69,6 +81,11 @@ class DeliveryLoop {
  public:
   DeliveryLoop(boost::asio::io_context& net, boost::asio::io_context& disk, outbox::Outbox& outbox,
                http::Client& client, DeliveryOptions options, DeliveryHooks hooks,
+               std::shared_ptr<spdlog::logger> logger);
+  // The same with the seams the unit tests use: any transport, any clock (borrowed, must outlive the loop;
+  // its wall time stamps retries and acks, its steady time backoff_until). Timers still run on net.
+  DeliveryLoop(boost::asio::io_context& net, boost::asio::io_context& disk, outbox::Outbox& outbox,
+               Transport transport, const Clock& clock, DeliveryOptions options, DeliveryHooks hooks,
                std::shared_ptr<spdlog::logger> logger);
   ~DeliveryLoop();
   DeliveryLoop(const DeliveryLoop&) = delete;

@@ -304,7 +304,8 @@ class SyncTest(SharedSimulator):
         batch = str(uuid.uuid4())
         r = self.sync(records, batch_id=batch)
         self.assertEqual(r.status, 200, r)
-        self.assertEqual(r.json(), {"accepted": ["r0", "r1", "r2"], "rejected": []})
+        # The receipt (PROTOCOL.md "The receipt"): the batch's id and the records it names.
+        self.assertEqual(r.json(), {"batch_id": batch, "accepted": ["r0", "r1", "r2"], "rejected": []})
         r = self.sync(records, batch_id=batch)
         self.assertEqual((r.status, r.json()["error"], r.json()["status"]), (409, "duplicate_batch", 409))
         stats = self.sim.stats()
@@ -569,6 +570,45 @@ class FaultTest(SharedSimulator):
         self.assertIn("reject_ids", body["rejected"][0]["message"])
         self.assertEqual(self.sim.stats()["records_rejected"], 2)
 
+    def test_not_receipt_faults_answer_200_unprocessed(self):
+        for kind in ("html", "empty", "invalid_json", "other_batch"):
+            with self.subTest(kind=kind):
+                self.sim.reset()
+                self.sim.set_faults(not_receipt=kind, not_receipt_count=2)
+                batch = str(uuid.uuid4())
+                for _ in range(2):
+                    r = self.sync([patient("nr1"), patient("nr2")], batch_id=batch)
+                    self.assertEqual(r.status, 200, r)
+                    if kind == "html":
+                        self.assertTrue(r.body.startswith(b"<!DOCTYPE html>"), r)
+                        self.assertIn("text/html", r.header("Content-Type"))
+                    elif kind == "empty":
+                        self.assertEqual(r.body, b"")
+                    elif kind == "invalid_json":
+                        with self.assertRaises(ValueError):
+                            r.json()
+                    else:
+                        self.assertNotEqual(r.json()["batch_id"], batch)
+                stats = self.sim.stats()
+                self.assertEqual((stats["batches"], stats["records_unique"]), (0, 0), stats)
+                self.assertEqual(stats["faults_applied"]["not_receipt_" + kind], 2)
+                r = self.sync([patient("nr1"), patient("nr2")], batch_id=batch)  # the fault is used up
+                self.assertEqual(r.json(), {"batch_id": batch, "accepted": ["nr1", "nr2"], "rejected": []})
+                self.assertIsNone(self.sim.faults()["not_receipt"])
+
+    def test_not_receipt_omit_ids_processes_and_names_the_first_half(self):
+        self.sim.set_faults(not_receipt="omit_ids", not_receipt_count=1)
+        self.assertEqual(self.sim.faults()["not_receipt"]["kind"], "omit_ids")
+        batch = str(uuid.uuid4())
+        r = self.sync([patient("o%d" % i) for i in range(5)], batch_id=batch)
+        self.assertEqual(r.json(), {"batch_id": batch, "accepted": ["o0", "o1", "o2"], "rejected": []})
+        self.assertEqual(set(self.sim.record_ids()), {"o0", "o1", "o2"})
+        # The left-out ones travel again under a new batch_id and are stored then, once.
+        r = self.sync([patient("o3"), patient("o4")])
+        self.assertEqual(r.json()["accepted"], ["o3", "o4"])
+        stats = self.sim.stats()
+        self.assertEqual((stats["records_unique"], stats["records_duplicate"]), (5, 0), stats)
+
     def test_reject_ids_batch_status_without_detail(self):
         self.sim.set_faults(reject_ids=["poison"], reject_ids_batch_status=422)
         batch = str(uuid.uuid4())
@@ -621,7 +661,8 @@ class FaultTest(SharedSimulator):
 
     def test_invalid_fault_patch_is_refused(self):
         for patch in ({"stauts": 500}, {"status": "500"}, {"garbage": -5}, {"path": "nowhere", "hang": 1},
-                      {"reject_ids": "a"}, {"outage_mode": "x", "outage_seconds": 1}):
+                      {"reject_ids": "a"}, {"outage_mode": "x", "outage_seconds": 1}, {"not_receipt": "pdf"},
+                      {"not_receipt": 1}, {"not_receipt": "html", "not_receipt_count": "2"}):
             with self.subTest(patch=patch):
                 with self.assertRaises(SimulatorError):
                     self.sim.set_faults(**patch)

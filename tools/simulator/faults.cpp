@@ -122,7 +122,8 @@ Status ApplyFaultPatch(const json::object& patch, const FaultPaths& paths, std::
     int64_t n = 0;
     Status s;
     if (key == "clear" || key == "path" || key == "count" || key == "retry_after" || key == "error" ||
-        key == "message" || key == "oversized_count" || key == "delay_count" || key == "outage_mode") {
+        key == "message" || key == "oversized_count" || key == "delay_count" || key == "outage_mode" ||
+        key == "not_receipt_count") {
       continue;  // read together with their main key below
     } else if (key == "status") {
       if (v.is_null()) {
@@ -187,6 +188,26 @@ Status ApplyFaultPatch(const json::object& patch, const FaultPaths& paths, std::
       if (s.ok()) {
         f.delay_ms = n;
         set_counted(&f.delay, n == 0 ? 0 : times);
+      }
+    } else if (key == "not_receipt") {
+      if (v.is_null()) {
+        f.not_receipt = {};
+        f.not_receipt_kind.clear();
+        continue;
+      }
+      std::string_view kind = v.is_string() ? std::string_view(v.get_string()) : std::string_view();
+      if (kind != "html" && kind != "empty" && kind != "invalid_json" && kind != "other_batch" && kind != "omit_ids") {
+        s = InvalidArgument(
+            "fault \"not_receipt\" must be \"html\", \"empty\", \"invalid_json\", \"other_batch\" or \"omit_ids\"");
+      }
+      int64_t times = 1;
+      if (const json::value* nc = patch.if_contains("not_receipt_count"); s.ok() && nc) {
+        s = GetInt(*nc, "not_receipt_count", -1, kMaxCount, &times);
+      }
+      if (s.ok()) {
+        f.not_receipt_kind = std::string(kind);
+        set_counted(&f.not_receipt, times);
+        f.not_receipt.path = paths.sync;
       }
     } else if (key == "max_body_bytes") {
       s = GetInt(v, key, 0, INT64_MAX, &n);
@@ -259,6 +280,9 @@ json::object FaultsToJson(const Faults& f, std::chrono::steady_clock::time_point
   json::value delay = CountedToJson(f.delay);
   if (delay.is_object()) delay.get_object()["delay_ms"] = f.delay_ms;
   out["delay"] = std::move(delay);
+  json::value not_receipt = CountedToJson(f.not_receipt);
+  if (not_receipt.is_object()) not_receipt.get_object()["kind"] = f.not_receipt_kind;
+  out["not_receipt"] = std::move(not_receipt);
   out["max_body_bytes"] = f.max_body_bytes;
   json::array ids;
   for (const std::string& id : f.reject_ids) ids.emplace_back(id);

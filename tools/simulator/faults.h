@@ -43,6 +43,11 @@ struct Faults {
   uint64_t oversized_bytes = 0;
   CountedFault delay;  // wait delay_ms before answering
   int64_t delay_ms = 0;
+  // Sync only: a 2xx that is not a receipt (PROTOCOL.md "The receipt"). "html", "empty", "invalid_json" and
+  // "other_batch" answer 200 without processing the batch, as a captive portal or a caching proxy would;
+  // "omit_ids" processes only the first half of the records and names only those in the receipt.
+  CountedFault not_receipt;
+  std::string not_receipt_kind;
 
   uint64_t max_body_bytes = 0;                 // 0: off. 413 when the (decompressed) body is larger
   std::unordered_set<std::string> reject_ids;  // these record ids are refused

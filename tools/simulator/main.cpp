@@ -90,11 +90,15 @@ Fault patch keys (POST /_sim/faults or --faults-file; unknown keys are refused):
   "reject_ids_batch_status": S  instead, a batch holding any of those ids gets S (e.g. 422, error
                                 invalid_batch) with no per-record detail, and is not remembered
   "reject_gzip": true           415 unsupported_content_encoding to Content-Encoding: gzip
+  "not_receipt": "html"|"empty"|"invalid_json"|"other_batch"|"omit_ids", "not_receipt_count": K (default 1)
+                                sync only: a 200 that is not a receipt for the next K batches; html, empty,
+                                invalid_json and other_batch answer unprocessed (a portal, a proxy); omit_ids
+                                processes the first half of the records and names only those
   "outage_seconds": T, "outage_mode": "refuse"|"close"   for T s the bridge listeners are closed
                                 (refuse: connection refused) or reset every connection at accept (close);
                                 live bridge connections are reset; the admin port stays up
   "clear": true                 clear everything before applying the rest
-Order of checks: outage, path, method, delay, hang, garbage, status, oversized, key, timestamp,
+Order of checks: outage, path, method, delay, hang, garbage, status, not_receipt, oversized, key, timestamp,
 Content-Type, Content-Encoding/reject_gzip, Idempotency-Key/duplicate, gzip, max_body_bytes, JSON, shape,
 reject_ids, reset_after_processing, reset_mid_response.
 )";

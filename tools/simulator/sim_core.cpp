@@ -90,6 +90,22 @@ std::string OversizedBody(size_t n) {
   return out;
 }
 
+// A 200 that is not a receipt, as a captive portal, a truncating proxy or a caching proxy answers.
+SimReply NotReceiptReply(std::string_view kind, const std::string* idempotency_key) {
+  SimReply r;
+  if (kind == "html") {
+    r.body = "<!DOCTYPE html><html><head><title>Wi-Fi login</title></head><body>Please sign in</body></html>";
+    r.headers.push_back({"Content-Type", "text/html; charset=utf-8"});
+  } else if (kind == "empty") {
+    r.body.clear();
+  } else if (kind == "invalid_json") {
+    r.body = "{\"batch_id\": \"" + (idempotency_key ? idempotency_key->substr(0, 64) : std::string()) + "\", \"accep";
+  } else {  // other_batch: an earlier answer replayed
+    r.body = "{\"batch_id\":\"00000000-0000-4000-8000-000000000000\",\"accepted\":[],\"rejected\":[]}";
+  }
+  return r;
+}
+
 std::string ToLower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -229,6 +245,10 @@ SimReply SimCore::HandleBridge(SimRequest& req, std::string_view path, RequestLo
     SimReply reply = ErrorReply(code, error, message);
     if (faults_.retry_after) reply.headers.push_back({"Retry-After", *faults_.retry_after});
     return done(Fault("status", std::move(reply)));
+  }
+  if (!heartbeat && faults_.not_receipt_kind != "omit_ids" && faults_.not_receipt.Take(path)) {
+    SimReply reply = NotReceiptReply(faults_.not_receipt_kind, req.Header("Idempotency-Key"));
+    return done(Fault("not_receipt_" + faults_.not_receipt_kind, std::move(reply)));
   }
   if (faults_.oversized.Take(path)) {
     SimReply reply;
@@ -415,9 +435,18 @@ SimReply SimCore::HandleSync(const SimRequest& req, const json::value& body, std
   ++counters_.batches;
   const auto batch_index = static_cast<uint32_t>(batch_ids_.size());
   batch_ids_.push_back(idempotency_key);
-  std::string accepted = "{\"accepted\":[";
+  std::string accepted = "{\"batch_id\":";  // the receipt (PROTOCOL.md "The receipt")
+  AppendJsonString(accepted, idempotency_key);
+  accepted += ",\"accepted\":[";
   std::string rejected;
-  for (const Verdict& v : verdicts) {
+  // omit_ids: only the first half of the batch is processed and named; the rest is left out of the receipt.
+  size_t keep = verdicts.size();
+  if (faults_.not_receipt_kind == "omit_ids" && faults_.not_receipt.Take(settings_.sync_path)) {
+    keep = (verdicts.size() + 1) / 2;
+    ++counters_.faults_applied["not_receipt_omit_ids"];
+  }
+  for (size_t i = 0; i < keep; ++i) {
+    const Verdict& v = verdicts[i];
     ++counters_.records_total;
     if (!v.reason.empty()) {
       ++counters_.records_rejected;

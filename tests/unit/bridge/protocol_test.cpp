@@ -8,20 +8,35 @@
 namespace opescare::bridge {
 namespace {
 
-TEST(ClassifySyncResponse, SuccessStatusesWithoutBodyMeanAllAccepted) {
+const std::vector<std::string> kIds = {"r1", "r2", "r3", "r4", "r9", "x"};
+
+// The batch "b1" holding kIds.
+Classification Classify(int status, const std::string& body, bool gzip_sent, int64_t clock_offset = 0) {
+  return ClassifySyncResponse(status, body, gzip_sent, "b1", kIds, clock_offset);
+}
+
+TEST(ClassifySyncResponse, SuccessStatusesWithoutAReceiptAcceptNothing) {
   for (int status : {200, 201, 202}) {
-    Classification c = ClassifySyncResponse(status, "", false);
-    EXPECT_EQ(c.action, Action::kAccepted) << status;
+    Classification c = Classify(status, "", false);
+    EXPECT_EQ(c.action, Action::kNotReceipt) << status;
+    EXPECT_EQ(c.not_receipt, NotReceiptReason::kEmptyBody);
     EXPECT_TRUE(c.accepted.empty());
     EXPECT_TRUE(c.rejected.empty());
   }
 }
 
-TEST(ClassifySyncResponse, SuccessListsAcceptedAndRejectedRecords) {
-  Classification c = ClassifySyncResponse(
+TEST(ClassifySyncResponse, OtherSuccessStatusesAreNotReceipts) {
+  Classification c = Classify(204, R"({"batch_id":"b1","accepted":["r1"]})", false);
+  EXPECT_EQ(c.action, Action::kNotReceipt);
+  EXPECT_EQ(c.not_receipt, NotReceiptReason::kUnexpectedStatus);
+  EXPECT_NE(c.not_receipt_cause.find("HTTP 204"), std::string::npos);
+}
+
+TEST(ClassifySyncResponse, AReceiptListsAcceptedRejectedAndUnnamed) {
+  Classification c = Classify(
       200,
-      R"({"accepted":["r1","r2",7,""],"rejected":[{"id":"r3","error":"missing_field","message":"dob is required"},)"
-      R"({"id":"r4"},{"error":"no id"},"junk"]})",
+      R"({"batch_id":"b1","accepted":["r1","r2","zz"],"rejected":[{"id":"r3","error":"missing_field","message":"dob is required"},)"
+      R"({"id":"r4"}]})",
       false);
   ASSERT_EQ(c.action, Action::kAccepted);
   EXPECT_EQ(c.accepted, (std::vector<std::string>{"r1", "r2"}));
@@ -31,33 +46,35 @@ TEST(ClassifySyncResponse, SuccessListsAcceptedAndRejectedRecords) {
   EXPECT_EQ(c.rejected[0].message, "dob is required");
   EXPECT_EQ(c.rejected[1].id, "r4");
   EXPECT_EQ(c.rejected[1].error, "rejected");  // a refusal without a code still has one
+  EXPECT_EQ(c.foreign_ids, 1u);
+  EXPECT_EQ(c.unnamed, 2u);  // r9, x
 }
 
 TEST(ClassifySyncResponse, DuplicateBatchIsSuccess) {
-  Classification c = ClassifySyncResponse(409, R"({"error":"duplicate_batch","message":"seen","status":409})", false);
+  Classification c = Classify(409, R"({"error":"duplicate_batch","message":"seen","status":409})", false);
   EXPECT_EQ(c.action, Action::kDuplicateBatch);
   ASSERT_TRUE(c.error.has_value());
   EXPECT_EQ(c.error->message, "seen");
 }
 
 TEST(ClassifySyncResponse, OtherConflictIsTransient) {
-  EXPECT_EQ(ClassifySyncResponse(409, R"({"error":"locked"})", false).action, Action::kTransient);
-  EXPECT_EQ(ClassifySyncResponse(409, "", false).action, Action::kTransient);
+  EXPECT_EQ(Classify(409, R"({"error":"locked"})", false).action, Action::kTransient);
+  EXPECT_EQ(Classify(409, "", false).action, Action::kTransient);
 }
 
 TEST(ClassifySyncResponse, InvalidBatchWithoutDetailSplits) {
   for (int status : {400, 422}) {
-    Classification c = ClassifySyncResponse(status, R"({"error":"invalid_batch","message":"bad"})", false);
+    Classification c = Classify(status, R"({"error":"invalid_batch","message":"bad"})", false);
     EXPECT_EQ(c.action, Action::kSplit) << status;
     EXPECT_TRUE(c.rejected.empty());
     ASSERT_TRUE(c.error.has_value());
     EXPECT_EQ(c.error->error, "invalid_batch");
   }
-  EXPECT_EQ(ClassifySyncResponse(400, "<html>Bad Request</html>", false).action, Action::kSplit);
+  EXPECT_EQ(Classify(400, "<html>Bad Request</html>", false).action, Action::kSplit);
 }
 
 TEST(ClassifySyncResponse, InvalidBatchWithDetailNamesTheRecords) {
-  Classification c = ClassifySyncResponse(
+  Classification c = Classify(
       422, R"({"error":"validation_failed","rejected":[{"id":"r9","error":"bad_date","message":"dob"}]})", false);
   EXPECT_EQ(c.action, Action::kSplit);
   ASSERT_EQ(c.rejected.size(), 1u);
@@ -65,61 +82,61 @@ TEST(ClassifySyncResponse, InvalidBatchWithDetailNamesTheRecords) {
   EXPECT_EQ(c.rejected[0].error, "bad_date");
 }
 
-TEST(ClassifySyncResponse, TooLarge) { EXPECT_EQ(ClassifySyncResponse(413, "", true).action, Action::kTooLarge); }
+TEST(ClassifySyncResponse, TooLarge) { EXPECT_EQ(Classify(413, "", true).action, Action::kTooLarge); }
 
 TEST(ClassifySyncResponse, UnsupportedMediaTypeMeansUncompressedOnlyWhenGzipWasSent) {
-  EXPECT_EQ(ClassifySyncResponse(415, "", true).action, Action::kUncompressed);
-  EXPECT_EQ(ClassifySyncResponse(415, "", false).action, Action::kTransient);
+  EXPECT_EQ(Classify(415, "", true).action, Action::kUncompressed);
+  EXPECT_EQ(Classify(415, "", false).action, Action::kTransient);
 }
 
 TEST(ClassifySyncResponse, AuthFailuresPauseWithTheFix) {
-  Classification c = ClassifySyncResponse(
+  Classification c = Classify(
       401, R"({"error":"bridge_token_invalid","message":"Agent key is invalid or revoked","status":401})", false);
   EXPECT_EQ(c.action, Action::kPauseAuth);
   EXPECT_EQ(c.human_fix, "re-generate the agent key in the OpesCare admin panel");
   ASSERT_TRUE(c.error.has_value());
   EXPECT_EQ(c.error->error, "bridge_token_invalid");
 
-  Classification forbidden = ClassifySyncResponse(403, "", false);
+  Classification forbidden = Classify(403, "", false);
   EXPECT_EQ(forbidden.action, Action::kPauseAuth);
   EXPECT_NE(forbidden.human_fix.find("re-generate the agent key"), std::string::npos);
 
-  Classification plain401 = ClassifySyncResponse(401, "not json", false);
+  Classification plain401 = Classify(401, "not json", false);
   EXPECT_EQ(plain401.action, Action::kPauseAuth);
   EXPECT_NE(plain401.human_fix.find("check agent_id"), std::string::npos);
 }
 
 TEST(ClassifySyncResponse, AuthFailureWithLargeClockOffsetBlamesTheClock) {
-  Classification c = ClassifySyncResponse(401, R"({"error":"bridge_token_invalid"})", false, -3600);
+  Classification c = Classify(401, R"({"error":"bridge_token_invalid"})", false, -3600);
   EXPECT_NE(c.human_fix.find("3600 s ahead of the server"), std::string::npos) << c.human_fix;
   EXPECT_NE(c.human_fix.find("likely cause"), std::string::npos);
-  Classification small = ClassifySyncResponse(401, R"({"error":"bridge_token_invalid"})", false, 59);
+  Classification small = Classify(401, R"({"error":"bridge_token_invalid"})", false, 59);
   EXPECT_EQ(small.human_fix.find("clock"), std::string::npos);
-  Classification behind = ClassifySyncResponse(401, "", false, 61);
+  Classification behind = Classify(401, "", false, 61);
   EXPECT_NE(behind.human_fix.find("61 s behind"), std::string::npos);
 }
 
 TEST(ClassifySyncResponse, NotFoundPausesAsConfiguration) {
   Classification facility =
-      ClassifySyncResponse(404, R"({"error":"facility_not_found","message":"no such facility"})", false);
+      Classify(404, R"({"error":"facility_not_found","message":"no such facility"})", false);
   EXPECT_EQ(facility.action, Action::kPauseConfig);
   EXPECT_NE(facility.human_fix.find("facility_id"), std::string::npos);
-  Classification path = ClassifySyncResponse(404, "<html>404</html>", false);
+  Classification path = Classify(404, "<html>404</html>", false);
   EXPECT_EQ(path.action, Action::kPauseConfig);
   EXPECT_NE(path.human_fix.find("server_url"), std::string::npos);
 }
 
 TEST(ClassifySyncResponse, TransientStatuses) {
   for (int status : {0, 408, 425, 429, 500, 502, 503, 504}) {
-    Classification c = ClassifySyncResponse(status, "", true);
+    Classification c = Classify(status, "", true);
     EXPECT_EQ(c.action, Action::kTransient) << status;
     EXPECT_TRUE(c.human_fix.empty());
   }
 }
 
 TEST(ClassifySyncResponse, UnknownStatusesAreTransientNeverDeadLetters) {
-  for (int status : {100, 204, 301, 302, 402, 405, 410, 418, 451, 499, 505, 599, 600, 999, -1}) {
-    Classification c = ClassifySyncResponse(status, R"({"rejected":[{"id":"x"}]})", false);
+  for (int status : {100, 301, 302, 402, 405, 410, 418, 451, 499, 505, 599, 600, 999, -1}) {
+    Classification c = Classify(status, R"({"rejected":[{"id":"x"}]})", false);
     EXPECT_EQ(c.action, Action::kTransient) << status;
     EXPECT_TRUE(c.rejected.empty()) << status;
   }
@@ -143,9 +160,9 @@ TEST(ClassifySyncResponse, GarbageBodiesDoNotCrash) {
   };
   for (const auto& body : bodies) {
     for (int status : {200, 400, 401, 404, 409, 422, 500}) {
-      Classification c = ClassifySyncResponse(status, body, true);
+      Classification c = Classify(status, body, true);
       if (status == 200) {
-        EXPECT_EQ(c.action, Action::kAccepted);
+        EXPECT_EQ(c.action, Action::kNotReceipt) << body.substr(0, 40);
         EXPECT_TRUE(c.accepted.empty());
         EXPECT_TRUE(c.rejected.empty());
       }

@@ -12,10 +12,26 @@ bridge::Classification C(bridge::Action a) {
   return c;
 }
 
-TEST(Decide, AcceptedWithoutRejectionsAcksAll) {
+TEST(Decide, AReceiptNamingEveryRecordAcksAll) {
   auto c = C(bridge::Action::kAccepted);
-  c.accepted = {"a"};  // a partial "accepted" list without rejections still means all accepted
-  EXPECT_EQ(Decide(c, 200, 3, "").kind, StepKind::kAckAll);
+  c.accepted = {"a", "b", "c"};
+  Step s = Decide(c, 200, 3, "");
+  EXPECT_EQ(s.kind, StepKind::kAckAll);
+  EXPECT_TRUE(s.confirmed);
+}
+
+TEST(Decide, AReceiptLeavingIdsOutAcksPartiallyAndReturnsTheRest) {
+  auto c = C(bridge::Action::kAccepted);
+  c.accepted = {"a"};  // b and c unnamed: never assumed delivered
+  c.unnamed = 2;
+  c.foreign_ids = 4;
+  Step s = Decide(c, 200, 3, "");
+  EXPECT_EQ(s.kind, StepKind::kAckPartial);
+  EXPECT_EQ(s.accepted, (std::vector<std::string>{"a"}));
+  EXPECT_TRUE(s.rejected.empty());
+  EXPECT_EQ(s.returned, 2u);
+  EXPECT_EQ(s.foreign_ids, 4u);
+  EXPECT_TRUE(s.confirmed);
 }
 
 TEST(Decide, AcceptedWithRejectionsAcksPartially) {
@@ -31,7 +47,22 @@ TEST(Decide, AcceptedWithRejectionsAcksPartially) {
   EXPECT_EQ(s.rejected[0].message, "dob missing");
 }
 
-TEST(Decide, DuplicateBatchIsSuccess) { EXPECT_EQ(Decide(C(bridge::Action::kDuplicateBatch), 409, 10, "").kind, StepKind::kAckAll); }
+TEST(Decide, A2xxWithoutAReceiptIsTransientAndSaysWhy) {
+  auto c = C(bridge::Action::kNotReceipt);
+  c.not_receipt_cause = "an HTML page: a captive portal";
+  Step s = Decide(c, 200, 3, "");
+  EXPECT_EQ(s.kind, StepKind::kRetryLater);
+  EXPECT_EQ(s.error, "no_receipt");
+  EXPECT_EQ(s.message, "the server answered 2xx without a receipt: an HTML page: a captive portal");
+  EXPECT_EQ(s.no_receipt, "an HTML page: a captive portal");
+  EXPECT_FALSE(s.confirmed);
+}
+
+TEST(Decide, DuplicateBatchIsSuccess) {
+  Step s = Decide(C(bridge::Action::kDuplicateBatch), 409, 10, "");
+  EXPECT_EQ(s.kind, StepKind::kAckAll);
+  EXPECT_TRUE(s.confirmed);
+}
 
 TEST(Decide, InvalidWithoutDetailSplitsUntilSingle) {
   EXPECT_EQ(Decide(C(bridge::Action::kSplit), 422, 10, "").kind, StepKind::kSplit);

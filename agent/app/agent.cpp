@@ -53,6 +53,9 @@ Status Agent::StartConnector(const config::Config& cfg) {
     hooks.on_outcome = [this](const csv_folder::FileOutcome& out, int64_t inserted) {
       asio::post(net_, [this, out, inserted] { OnFileOutcome(out, inserted); });
     };
+    hooks.on_faults = [this](const std::vector<csv_folder::ConnectorFault>& faults) {
+      asio::post(net_, [this, faults] { connector_faults_ = faults; });
+    };
     ingest_ = std::make_unique<IngestDriver>(disk_, outbox_.get(), &clock_, log_, std::move(hooks));
   }
   return ingest_->Start(cfg.connector, cfg.outbox.max_size_mb, cfg.outbox.min_free_mb);

@@ -24,6 +24,7 @@
 #include "agent/bridge/heartbeat.h"
 #include "agent/bridge/time_floor.h"
 #include "agent/config/config.h"
+#include "agent/connectors/csv_folder/connector_fault.h"
 #include "agent/delivery/delivery_loop.h"
 #include "agent/http/client.h"
 #include "agent/outbox/outbox.h"
@@ -88,6 +89,7 @@ class Agent {
   void OnOutboxReading(OutboxReading r);
   void OnSpace(const outbox::SpaceReport& space);
   std::vector<Fault> CurrentFaults() const;
+  void AddDeliveryFaults(std::vector<Fault>* faults) const;
   bridge::AgentStatus HeartbeatStatus() const;
   std::string StatusLine() const;
   status::StatusSnapshot Snapshot() const;
@@ -132,6 +134,7 @@ class Agent {
   std::string outbox_open_error_;  // why the outbox could not be opened at start
   std::string outbox_fault_;       // why its figures cannot be read now
   std::optional<outbox::SpaceReport> space_;  // the outbox volume's free space, read every tick
+  std::vector<csv_folder::ConnectorFault> connector_faults_;  // the watch folder's, as the connector last said
   std::optional<SteadyClock::time_point> last_skew_warning_;
   std::string last_status_line_;
 

@@ -116,7 +116,30 @@ std::vector<Fault> Agent::CurrentFaults() const {
   if (!clock_ahead_error_.empty())
     faults.push_back({std::string(kFaultClockAhead), clock_ahead_error_,
                       "set the correct time and enable NTP (timedatectl set-ntp true)"});
+  AddDeliveryFaults(&faults);
+  for (const csv_folder::ConnectorFault& f : connector_faults_)
+    faults.push_back({f.kind, f.message, f.fix});
   return faults;
+}
+
+// What delivery lives with: a server (or something in its place) answering 2xx without a receipt, and an
+// outbox that cannot record what the server said.
+void Agent::AddDeliveryFaults(std::vector<Fault>* faults) const {
+  if (!delivery_) return;
+  const delivery::DeliveryCounters& c = delivery_->counters();
+  if (!c.no_receipt.empty())
+    faults->push_back({std::string(kFaultNoReceipt), c.no_receipt,
+                       "nothing is lost: the batch is sent again until OpesCare itself answers; check that "
+                       "server_url reaches OpesCare and that no proxy or captive portal answers in its place"});
+  if (!c.store_fault.empty()) {
+    bool disk = c.store_fault_kind == "disk_full";
+    bool listed = false;
+    for (const Fault& f : *faults) listed = listed || (disk && f.kind == kFaultDiskFull);
+    if (!listed)
+      faults->push_back({std::string(disk ? kFaultDiskFull : kFaultOutboxError), c.store_fault,
+                         disk ? "free space on the disk that holds " + cfg()->outbox.path
+                              : "run `opescare-bridge doctor` (it checks the outbox's integrity)"});
+  }
 }
 
 bridge::AgentStatus Agent::HeartbeatStatus() const {

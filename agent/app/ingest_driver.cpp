@@ -55,6 +55,8 @@ class IngestDriver::Impl {
     if (connector_) connector_->Stop();
     connector_.reset();
     chain_running_ = false;
+    if (!published_.empty() && hooks_.on_faults) hooks_.on_faults({});  // a restarted connector looks again
+    published_.clear();
   }
 
   void RetryNow() {
@@ -91,6 +93,7 @@ class IngestDriver::Impl {
     if (!connector_ || stopping_) return;
     csv_folder::CsvFolderConnector::Slice slice = connector_->RunSlice(csv_folder::SliceBudget{});
     if (slice.finished) Report(*slice.finished);
+    PublishFaults();
     if (slice.more && !stopping_) {
       chain_running_ = true;
       asio::post(disk_, [this, alive = std::weak_ptr<bool>(alive_)] {
@@ -99,6 +102,18 @@ class IngestDriver::Impl {
       return;
     }
     Arm();
+  }
+
+  // New faults are logged once each; the whole list goes to the hook whenever it changed.
+  void PublishFaults() {
+    for (const csv_folder::ConnectorFault& f : connector_->TakeNewFaults())
+      log_->warn("connector: {} (fix: {})", f.message, f.fix);
+    std::vector<csv_folder::ConnectorFault> now = connector_->faults();
+    std::string signature;
+    for (const auto& f : now) signature += f.path + "\n" + f.message + "\n";
+    if (signature == published_) return;
+    published_ = std::move(signature);
+    if (hooks_.on_faults) hooks_.on_faults(now);
   }
 
   // Logs the outcome (ingest paused on a full outbox said once when it pauses and once when it resumes:
@@ -141,6 +156,7 @@ class IngestDriver::Impl {
   bool fd_armed_ = false;
   bool stopping_ = false;
   bool full_logged_ = false;
+  std::string published_;  // the faults last handed to the hook
   bool chain_running_ = false;                              // a posted slice is pending
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // posted slices outlive nothing
 };

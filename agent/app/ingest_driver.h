@@ -6,8 +6,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <vector>
 
 #include "agent/config/config.h"
+#include "agent/connectors/csv_folder/connector_fault.h"
 #include "agent/connectors/csv_folder/file_processor.h"
 #include "agent/outbox/outbox.h"
 #include "agent/util/clock.h"
@@ -25,6 +27,8 @@ namespace opescare::app {
 struct IngestHooks {
   // After each file's outcome, on the disk thread. inserted: records newly in the outbox.
   std::function<void(const csv_folder::FileOutcome& outcome, int64_t inserted)> on_outcome;
+  // The watch folder's faults whenever they change (all of them, oldest first), on the disk thread.
+  std::function<void(const std::vector<csv_folder::ConnectorFault>& faults)> on_faults;
 };
 
 // Threads: every method runs on the disk thread (the io_context given), which also runs the driver's

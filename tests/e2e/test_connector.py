@@ -137,7 +137,8 @@ def csv_names(folder):
 
 def outbox_snapshot(db_path, scratch):
     """Reads a copy of the outbox (database plus WAL) so the agent's own files are left exactly as a crash
-    left them: {"integrity", "records", "distinct_rows", "files": [(sha256, name, rows_ok)]}."""
+    left them: {"integrity", "records", "distinct_rows", "files": [(sha256, name, rows_ok)],
+    "progress": [(sha256, rows_done, rows_ok)]} (progress: files queued in slices, not finished yet)."""
     os.makedirs(scratch, exist_ok=True)
     copy = os.path.join(scratch, "outbox-copy.db")
     for suffix in ("", "-wal"):
@@ -151,7 +152,9 @@ def outbox_snapshot(db_path, scratch):
                 "records": db.execute("SELECT count(*) FROM records").fetchone()[0],
                 "distinct_rows": db.execute("SELECT count(DISTINCT source_file || ':' || source_row) FROM records")
                 .fetchone()[0],
-                "files": db.execute("SELECT sha256, name, rows_ok FROM ingested_files ORDER BY rowid").fetchall()}
+                "files": db.execute("SELECT sha256, name, rows_ok FROM ingested_files ORDER BY rowid").fetchall(),
+                "progress": db.execute("SELECT sha256, rows_done, rows_ok FROM file_progress").fetchall()
+                if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'file_progress'").fetchone() else []}
     finally:
         db.close()
     for suffix in ("", "-wal", "-shm"):

@@ -78,11 +78,17 @@ std::vector<std::string> CsvFolderConnector::Poll() {
   noted_.clear();
   for (const std::string& name : settle_.Names()) names.insert(name);
   for (const std::string& name : names) {
-    Result<FileObservation> seen = StatRegularFile(JoinPath(options_.watch_folder, name));
+    const std::string path = JoinPath(options_.watch_folder, name);
+    Result<FileObservation> seen = StatRegularFile(path);
     if (!seen.ok()) {
       if (seen.status().code() == Code::kIoError) continue;  // keep it; look again next time
       settle_.Forget(name);
       retries_.erase(name);
+      if (seen.status().code() == Code::kInvalidArgument) {  // a folder, a FIFO, a link: said once, left alone
+        if (faults_.count(path) == 0) Raise(NotRegularFileFault(path));
+      } else {
+        faults_.erase(path);  // gone
+      }
       continue;
     }
     settle_.Observe(name, *seen, now);
@@ -113,7 +119,31 @@ FileOutcome CsvFolderConnector::ProcessFile(const std::string& path, const Progr
   return outcome;
 }
 
+void CsvFolderConnector::Raise(ConnectorFault fault) {
+  auto it = faults_.find(fault.path);
+  if (it != faults_.end() && it->second.message == fault.message) return;  // already said
+  new_faults_.push_back(fault);
+  faults_[fault.path] = std::move(fault);
+}
+
+std::vector<ConnectorFault> CsvFolderConnector::faults() const {
+  std::vector<ConnectorFault> out;
+  for (const auto& [path, fault] : faults_) out.push_back(fault);
+  return out;
+}
+
+std::vector<ConnectorFault> CsvFolderConnector::TakeNewFaults() {
+  std::vector<ConnectorFault> out;
+  out.swap(new_faults_);
+  return out;
+}
+
 void CsvFolderConnector::Settled(const std::string& path, const FileOutcome& outcome) {
+  if (!outcome.folder_problem.empty()) {
+    Raise(FolderFault(path, outcome.folder_problem, outcome.status));
+  } else if (outcome.status.ok() || outcome.status.code() == Code::kNotFound) {
+    faults_.erase(path);
+  }
   std::string name = BaseName(path);
   if (outcome.status.ok() || outcome.status.code() == Code::kNotFound) {
     settle_.Forget(name);

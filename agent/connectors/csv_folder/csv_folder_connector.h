@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "agent/config/config.h"
+#include "agent/connectors/csv_folder/connector_fault.h"
 #include "agent/connectors/csv_folder/file_job.h"
 #include "agent/connectors/csv_folder/file_processor.h"
 #include "agent/connectors/csv_folder/folder_watcher.h"
@@ -88,6 +89,10 @@ class CsvFolderConnector {
   // Files seen and not yet dealt with (settling, ready, or waiting for a retry).
   size_t waiting_files() const { return settle_.size(); }
   const Status& watcher_status() const { return watcher_status_; }
+  // The watch folder's faults now (connector_fault.h), oldest first.
+  std::vector<ConnectorFault> faults() const;
+  // Faults found since the last call, to be logged once each.
+  std::vector<ConnectorFault> TakeNewFaults();
   const ConnectorOptions& options() const { return options_; }
 
  private:
@@ -95,6 +100,7 @@ class CsvFolderConnector {
   void Scan();
   // Drops a file dealt with from the waiting list, or schedules its retry with backoff.
   void Settled(const std::string& path, const FileOutcome& outcome);
+  void Raise(ConnectorFault fault);
 
   ConnectorOptions options_;
   const Clock* clock_;
@@ -109,6 +115,8 @@ class CsvFolderConnector {
   std::vector<std::string> noted_;  // names from events, stat()ed at the next Poll
   std::deque<std::string> ready_;   // paths Poll() found ready, taken by RunSlice in order
   std::unique_ptr<FileJob> job_;    // the file RunSlice is working on
+  std::map<std::string, ConnectorFault> faults_;  // by path
+  std::vector<ConnectorFault> new_faults_;
   bool scan_due_ = true;
   std::chrono::steady_clock::time_point next_scan_{};
   Status watcher_status_;

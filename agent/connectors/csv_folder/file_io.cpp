@@ -44,8 +44,7 @@ Result<std::vector<std::string>> ListFolder(const std::string& folder) {
   if (ec) return IoError(folder + ": cannot list: " + ec.message());
   for (; it != end; it.increment(ec)) {
     if (ec) return IoError(folder + ": cannot list: " + ec.message());
-    std::error_code type_ec;
-    if (it->is_regular_file(type_ec) && !it->is_symlink(type_ec)) names.push_back(it->path().filename().string());
+    names.push_back(it->path().filename().string());
   }
   if (ec) return IoError(folder + ": cannot list: " + ec.message());
   return names;

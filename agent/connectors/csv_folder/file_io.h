@@ -87,7 +87,8 @@ Status MoveFileDurable(const std::string& from, const std::string& to);
 // kInvalidArgument when it is not a regular file.
 Result<FileObservation> StatRegularFile(const std::string& path);
 
-// Names of the regular files directly inside folder (not recursive).
+// Names of every entry directly inside folder (not recursive): files, folders, FIFOs, links alike; the caller
+// tells them apart (StatRegularFile).
 Result<std::vector<std::string>> ListFolder(const std::string& folder);
 
 // Creates a folder and its parents if missing.

@@ -77,8 +77,13 @@ void FileJob::Report(int phase, uint64_t done) {
 bool FileJob::Step(const SliceBudget& budget) {
   using Phase = State::Phase;
   switch (st_->phase) {
-    case Phase::kStart: return Start() || Hash(budget);
-    case Phase::kHashing: return Hash(budget);
+    case Phase::kStart:
+      if (Start()) return true;
+      [[fallthrough]];
+    case Phase::kHashing:
+      if (Hash(budget)) return true;
+      if (st_->phase != Phase::kParsing) return false;  // the slice's bytes were spent hashing
+      [[fallthrough]];
     case Phase::kParsing: return Parse(budget);
     case Phase::kFinishing: return Finish();
     case Phase::kDone: return true;
@@ -95,6 +100,11 @@ bool FileJob::RetryLater(Status why) {
   return true;
 }
 
+bool FileJob::FolderRetry(std::string what, Status why) {
+  if (why.code() != Code::kNotFound) out_.folder_problem = std::move(what);  // a vanished file is no fault
+  return RetryLater(std::move(why));
+}
+
 void FileJob::MoveTo(const std::string& folder) {
   if (!options_.move_source) return;
   std::string name = FreeNameIn(folder, out_.file_name, "", clock_->Now(), PathExists);
@@ -102,6 +112,7 @@ void FileJob::MoveTo(const std::string& folder) {
   Status s = MoveFileDurable(path_, to);
   if (!s.ok()) {
     out_.status = s;
+    if (s.code() != Code::kNotFound) out_.folder_problem = "cannot move " + out_.file_name + " to " + folder;
     return;
   }
   out_.moved_to = to;
@@ -121,12 +132,13 @@ bool FileJob::Reject(const std::vector<RowError>& problems) {
   std::string name =
       FreeNameIn(options_.failed_folder, out_.file_name + ".errors.csv", ".errors.csv", clock_->Now(), PathExists);
   ReportWriter report(JoinPath(options_.failed_folder, name));
+  const std::string cannot_report = "cannot write the errors report in " + options_.failed_folder;
   for (const RowError& e : problems) {
     Status s = report.Add(e.row, e.column, e.reason);
-    if (!s.ok()) return RetryLater(s);
+    if (!s.ok()) return FolderRetry(cannot_report, s);
   }
   Status s = report.Commit();
-  if (!s.ok()) return RetryLater(s);
+  if (!s.ok()) return FolderRetry(cannot_report, s);
   out_.report_path = report.final_path();
   MoveTo(options_.failed_folder);
   st_->phase = State::Phase::kDone;
@@ -145,7 +157,7 @@ bool FileJob::Start() {
   if (!full.ok()) return RetryLater(full.status());
   if (*full) return RetryLater(ResourceExhausted("the outbox is above its size cap; the file waits"));
   Result<std::unique_ptr<InputFile>> opened = InputFile::Open(path_);
-  if (!opened.ok()) return RetryLater(opened.status());
+  if (!opened.ok()) return FolderRetry("cannot read " + path_, opened.status());
   st_->file = std::move(*opened);
   st_->prog.bytes_total = st_->file->size_at_open();
   st_->buf.reset(new char[kHashChunk]);
@@ -161,7 +173,7 @@ bool FileJob::Hash(const SliceBudget& budget) {
   for (;;) {
     if (hashed >= budget.max_bytes || OverTime(clock_, started, budget)) return false;
     Result<size_t> n = st_->file->Read(st_->buf.get(), kHashChunk);
-    if (!n.ok()) return RetryLater(n.status());
+    if (!n.ok()) return FolderRetry("cannot read " + path_, n.status());
     if (*n == 0) break;
     std::string_view chunk(st_->buf.get(), *n);
     st_->hasher.Update(chunk);
@@ -259,7 +271,7 @@ bool FileJob::Parse(const SliceBudget& budget) {
     } else {
       for (const RowError& e : stream.row_errors()) {
         Status s = st_->report->Add(e.row, e.column, e.reason);
-        if (!s.ok()) return RetryLater(s);
+        if (!s.ok()) return FolderRetry("cannot write the errors report in " + options_.failed_folder, s);
       }
     }
     if (stream.bytes_read() - st_->last_progress >= kProgressEvery) {
@@ -290,10 +302,10 @@ bool FileJob::Finish() {
     st_->begun = false;
     if (out_.rows_failed == 0) {
       Status s = report.Add(0, "", "the file has a header but no data rows");
-      if (!s.ok()) return RetryLater(s);
+      if (!s.ok()) return FolderRetry("cannot write the errors report in " + options_.failed_folder, s);
     }
     Status s = report.Commit();
-    if (!s.ok()) return RetryLater(s);
+    if (!s.ok()) return FolderRetry("cannot write the errors report in " + options_.failed_folder, s);
     out_.report_path = report.final_path();
     out_.kind = FileOutcome::Kind::kRejected;
     out_.reason = out_.rows_failed == 0 ? "the file has a header but no data rows"
@@ -305,7 +317,7 @@ bool FileJob::Finish() {
   }
   // The report before the commit: a crash in between rewrites it on the next attempt, never loses it.
   Status s = report.Commit();
-  if (!s.ok()) return RetryLater(s);
+  if (!s.ok()) return FolderRetry("cannot write the errors report in " + options_.failed_folder, s);
   if (report.lines() > 0) out_.report_path = report.final_path();
   if (!st_->begun) {  // every row was committed by earlier slices: the file itself is still to be recorded
     s = sink_->BeginFile(FileInfo{out_.file_name, out_.sha256, out_.bytes, out_.record_type});

@@ -47,6 +47,7 @@ class FileJob {
   bool Finish();
   bool Reject(const std::vector<RowError>& problems);
   bool RetryLater(Status why);
+  bool FolderRetry(std::string what, Status why);  // RetryLater, the watch folder's side being at fault
   void MoveTo(const std::string& folder);
   void Report(int phase, uint64_t done);
 

@@ -65,6 +65,9 @@ struct FileOutcome {
   uint64_t rows_failed = 0;
   uint64_t rows_added = 0;  // records this attempt added (rows_ok less those an interrupted attempt queued)
   std::string moved_to;     // the file's new path ("" when it did not move)
+  // When status failed on the watch folder's side (a move, the errors report, reading the file): what, in
+  // words, e.g. "cannot move patients.csv to /srv/exports/processed". Empty for outbox-side failures.
+  std::string folder_problem;
   std::string report_path;  // failed/<name>.errors.csv when one was written
   // kRejected: why, in words fit for the status page: a file-level problem (unknown type, missing column)
   // or the count of failed rows. Column names and row numbers only, never a cell's value.

@@ -37,10 +37,10 @@ class FileJobTest : public ::testing::Test {
     std::filesystem::create_directories(options_.processed_folder);
     std::filesystem::create_directories(options_.failed_folder);
   }
-  SliceBudget Rows(uint64_t n) {
+  SliceBudget Rows(uint64_t n, uint64_t hash_bytes = 64) {  // 64: hashing in slices too
     SliceBudget b;
     b.max_rows = n;
-    b.max_bytes = 64;  // hashing in slices too
+    b.max_bytes = hash_bytes;
     return b;
   }
   // Steps until done; returns how many Steps it took.
@@ -88,14 +88,17 @@ TEST_F(FileJobTest, AFileLargerThanASliceIsQueuedInSeveralCommitsWithItsProgress
 TEST_F(FileJobTest, AnInterruptedJobIsResumedExactlyOnceWithACompleteReport) {
   const std::string path = watch_ + "/patients_resume.csv";
   WriteBytes(path, Patients(100));
+  int resumed_with_progress = 0;
   for (int stop_after = 1; stop_after < 12; ++stop_after) {
     FakeSink sink;
     {
       FileJob job(options_, &sink, &clock_, path);
-      for (int i = 0; i < stop_after; ++i)
-        if (job.Step(Rows(17))) break;
+      bool done = false;
+      for (int i = 0; i < stop_after && !done; ++i) done = job.Step(Rows(17, 1 << 20));  // hashed at once
+      if (done) break;  // the file was done before this many steps: every interruption point was tried
     }  // destroyed mid-file: a stop, or a crash after its last slice committed
     EXPECT_TRUE(sink.pending.empty());
+    resumed_with_progress += sink.progress.empty() ? 0 : 1;
     FileJob again(options_, &sink, &clock_, path);
     RunToEnd(again, Rows(17));
     ASSERT_EQ(again.outcome().kind, FileOutcome::Kind::kQueued) << stop_after << ": " << again.outcome().Summary();
@@ -111,6 +114,7 @@ TEST_F(FileJobTest, AnInterruptedJobIsResumedExactlyOnceWithACompleteReport) {
     std::filesystem::rename(again.outcome().moved_to, path);
     std::filesystem::remove(again.outcome().report_path);
   }
+  EXPECT_GE(resumed_with_progress, 4) << "too few interruptions landed between slices";
 }
 
 TEST_F(FileJobTest, AFullSinkMidFileStopsTheJobAndKeepsWhatWasCommitted) {

@@ -106,6 +106,10 @@ class IngestDriver::Impl {
 
   // New faults are logged once each; the whole list goes to the hook whenever it changed.
   void PublishFaults() {
+    if (size_t removed = connector_->TakeRemovedOldFiles())
+      log_->info("connector: removed {} file(s) older than connector.keep_processed_days from the processed and "
+                 "failed folders",
+                 removed);
     for (const csv_folder::ConnectorFault& f : connector_->TakeNewFaults())
       log_->warn("connector: {} (fix: {})", f.message, f.fix);
     std::vector<csv_folder::ConnectorFault> now = connector_->faults();

@@ -383,9 +383,14 @@ class ConnectorTest(unittest.TestCase):
             with Agent(cfg, key=self.key) as agent:
                 agent.wait_log(r"connector: watching", timeout=20)
                 big = drop(self.incoming, big_name, content=patients_csv(big_rows, seed=7))
-                agent.wait_log(r"connector: %s: queued %d patient records" % (big_name, big_rows), timeout=60)
-                expected = expected_records(os.path.join(self.processed, big_name))
-                self.assertFalse(os.path.exists(big))
+                # Queued in slices, the big file itself reaches the cap: the rest of it waits too.
+                agent.wait_log(r"connector: %s: not processed yet; will retry: the outbox is full; the rest of the "
+                               r"file waits" % re.escape(big_name), timeout=60)
+                snap = outbox_snapshot(os.path.join(self.tmp, "outbox.db"), os.path.join(self.tmp, "scratch"))
+                self.assertTrue(0 < snap["records"] < big_rows, snap["records"])
+                self.assertEqual(snap["progress"][0][2], snap["records"])  # exactly what its progress says
+                expected = expected_records(big)
+                self.assertTrue(os.path.exists(big))
                 for name in waiting:
                     src = os.path.join(SAMPLES_DIR, name)
                     expected.update(expected_records(src))
@@ -397,8 +402,8 @@ class ConnectorTest(unittest.TestCase):
                 self.assertTrue(ingest["paused"], ingest)
                 self.assertIn("size cap", ingest["paused_reason"])
                 time.sleep(3)  # scans and retries come and go: the files stay
-                self.assertEqual(csv_names(self.incoming), sorted(waiting))
-                self.assertEqual(csv_names(self.processed), [big_name])
+                self.assertEqual(csv_names(self.incoming), sorted(waiting + [big_name]))
+                self.assertEqual(csv_names(self.processed), [])
                 self.assertEqual(sim.stats()["records_total"], 0)
 
                 sim.clear_faults()  # the server is back: delivery drains the outbox, the files go in
@@ -412,7 +417,7 @@ class ConnectorTest(unittest.TestCase):
         self.assertEqual(got, expected)
         self.assertEqual((stats["records_total"], stats["records_duplicate"]), (len(expected), 0), stats)
         self.assertEqual(csv_names(self.processed), sorted([big_name] + waiting))
-        for name in waiting:
+        for name in waiting + [big_name]:
             self.assertEqual(len(re.findall(r"connector: %s: queued \d+ " % re.escape(name), log)), 1)
 
     def test_100_mb_file_ingests_with_rss_growth_under_50_mb(self):

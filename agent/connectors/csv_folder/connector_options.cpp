@@ -28,6 +28,7 @@ Result<ConnectorOptions> ConnectorOptionsFromConfig(const config::ConnectorConfi
   Result<std::chrono::milliseconds> scan = Seconds(config.scan_interval_seconds, "connector.scan_interval_seconds");
   if (!scan.ok()) return scan.status();
   options.scan_interval = std::max(*scan, std::chrono::milliseconds(1000));
+  options.keep_processed = std::chrono::hours(24) * config.keep_processed_days;
 
   ProcessorOptions& p = options.processing;
   p.processed_folder =

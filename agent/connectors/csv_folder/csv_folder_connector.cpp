@@ -52,7 +52,14 @@ void CsvFolderConnector::Scan() {
   scan_due_ = false;
   next_scan_ = clock_->Steady() + options_.scan_interval;
   Result<std::vector<std::string>> names = ListFolder(options_.watch_folder);
-  if (names.ok()) Note(*names);  // a folder that cannot be listed now is listed again at the next scan
+  if (!names.ok()) return;  // a folder that cannot be listed now is listed again at the next scan
+  Note(*names);
+  // A folder, FIFO or link that is gone from the listing is no longer a fault.
+  std::set<std::string> present(names->begin(), names->end());
+  for (auto it = faults_.begin(); it != faults_.end();) {
+    bool gone = it->second.kind == "not_regular_file" && present.count(BaseName(it->first)) == 0;
+    it = gone ? faults_.erase(it) : std::next(it);
+  }
 }
 
 Status CsvFolderConnector::Wait(std::chrono::milliseconds timeout) {
@@ -73,6 +80,7 @@ std::vector<std::string> CsvFolderConnector::Poll() {
   }
   auto now = clock_->Steady();
   if (scan_due_ || now >= next_scan_) Scan();
+  RemoveOldFiles();
 
   std::set<std::string> names(noted_.begin(), noted_.end());
   noted_.clear();
@@ -130,6 +138,31 @@ std::vector<ConnectorFault> CsvFolderConnector::faults() const {
   std::vector<ConnectorFault> out;
   for (const auto& [path, fault] : faults_) out.push_back(fault);
   return out;
+}
+
+// CSV.md step 7: patient data does not pile up on the facility's disk. Checked once an hour; the age is
+// counted from when the file was moved there (its status change time), not from its export.
+void CsvFolderConnector::RemoveOldFiles() {
+  if (options_.keep_processed.count() == 0) return;
+  const auto now = clock_->Steady();
+  if (now < next_cleanup_) return;
+  next_cleanup_ = now + std::chrono::hours(1);
+  const auto cutoff = clock_->Now() - options_.keep_processed;
+  for (const std::string& folder : {options_.processing.processed_folder, options_.processing.failed_folder}) {
+    Result<std::vector<std::string>> names = ListFolder(folder);
+    if (!names.ok()) continue;  // said by the folder checks; tried again in an hour
+    for (const std::string& name : *names) {
+      const std::string path = JoinPath(folder, name);
+      Result<std::chrono::system_clock::time_point> moved = MovedHereAt(path);
+      if (moved.ok() && *moved < cutoff && RemoveFile(path).ok()) ++removed_old_files_;
+    }
+  }
+}
+
+size_t CsvFolderConnector::TakeRemovedOldFiles() {
+  size_t n = removed_old_files_;
+  removed_old_files_ = 0;
+  return n;
 }
 
 std::vector<ConnectorFault> CsvFolderConnector::TakeNewFaults() {

@@ -37,6 +37,7 @@ struct ConnectorOptions {
   std::chrono::milliseconds scan_interval{30000};  // backstop listing besides watcher events
   std::chrono::milliseconds retry_initial{1000};   // first retry of a file that could not be done
   std::chrono::milliseconds retry_max{60000};      // retries back off up to this
+  std::chrono::hours keep_processed{24 * 30};      // processed/ and failed/ files older are removed; 0 keeps
   ProcessorOptions processing;                     // folders, types, encoding, delimiter, dates
 };
 
@@ -93,6 +94,8 @@ class CsvFolderConnector {
   std::vector<ConnectorFault> faults() const;
   // Faults found since the last call, to be logged once each.
   std::vector<ConnectorFault> TakeNewFaults();
+  // Files removed from processed/ and failed/ for their age since the last call (CSV.md step 7).
+  size_t TakeRemovedOldFiles();
   const ConnectorOptions& options() const { return options_; }
 
  private:
@@ -101,6 +104,7 @@ class CsvFolderConnector {
   // Drops a file dealt with from the waiting list, or schedules its retry with backoff.
   void Settled(const std::string& path, const FileOutcome& outcome);
   void Raise(ConnectorFault fault);
+  void RemoveOldFiles();
 
   ConnectorOptions options_;
   const Clock* clock_;
@@ -117,6 +121,8 @@ class CsvFolderConnector {
   std::unique_ptr<FileJob> job_;    // the file RunSlice is working on
   std::map<std::string, ConnectorFault> faults_;  // by path
   std::vector<ConnectorFault> new_faults_;
+  std::chrono::steady_clock::time_point next_cleanup_{};
+  size_t removed_old_files_ = 0;
   bool scan_due_ = true;
   std::chrono::steady_clock::time_point next_scan_{};
   Status watcher_status_;

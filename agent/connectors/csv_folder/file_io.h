@@ -91,6 +91,12 @@ Result<FileObservation> StatRegularFile(const std::string& path);
 // tells them apart (StatRegularFile).
 Result<std::vector<std::string>> ListFolder(const std::string& folder);
 
+// When a regular file last had its status changed (its ctime: a rename into a folder sets it), for ages in a
+// folder; kInvalidArgument when it is not a regular file.
+Result<std::chrono::system_clock::time_point> MovedHereAt(const std::string& path);
+// Removes a regular file (never a folder).
+Status RemoveFile(const std::string& path);
+
 // Creates a folder and its parents if missing.
 Status EnsureFolder(const std::string& path);
 

@@ -172,6 +172,19 @@ Result<FileObservation> StatRegularFile(const std::string& path) {
                          static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
 }
 
+Result<std::chrono::system_clock::time_point> MovedHereAt(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return IoError(Errno("cannot stat", path));
+  if (!S_ISREG(st.st_mode)) return InvalidArgument(path + ": not a regular file");
+  return std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
+      std::chrono::seconds(st.st_ctim.tv_sec) + std::chrono::nanoseconds(st.st_ctim.tv_nsec)));
+}
+
+Status RemoveFile(const std::string& path) {
+  if (::unlink(path.c_str()) != 0) return IoError(Errno("cannot remove", path));
+  return Status::Ok();
+}
+
 Status MoveFileDurable(const std::string& from, const std::string& to) {
   struct stat src {
   }, dst_dir{};

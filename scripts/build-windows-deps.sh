@@ -112,9 +112,10 @@ build_sqlite() {
 build_openssl() {
   local src; src="$(fetch openssl)"
   say "building openssl ($(basename "$src")), the longest step"
-  # No --prefix/--openssldir: mingw's defaults are under C:/Program Files, which users cannot write;
-  # a Linux path here would become C:\var\... on Windows, a folder any user can create.
+  # OPENSSLDIR and MODULESDIR under C:/Program Files, which users cannot write; the default
+  # (/usr/local/ssl) would be C:\usr\local\ssl on Windows, a folder any user can create.
   (cd "$src" && run ./Configure mingw64 --cross-compile-prefix=$triple- no-shared no-tests no-engine no-module \
+      "--prefix=C:/Program Files/OpesCare/Bridge/openssl" "--openssldir=C:/Program Files/OpesCare/Bridge/openssl" \
       -D_WIN32_WINNT=0x0A00 >"$work/openssl.log" 2>&1 &&
     run make -j"$jobs" build_libs >>"$work/openssl.log" 2>&1) ||
     { say "openssl failed (log: $work/openssl.log)"; tail -20 "$work/openssl.log" >&2; exit 1; }

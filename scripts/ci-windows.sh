@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# CI: cross-compiles the Windows-only sources of agent/service with mingw-w64 (warnings are
-# errors), links tests/windows/service_smoke.exe from them, and runs it under wine when wine
-# works in this machine (time-boxed; otherwise says it was skipped). Output in build/windows.
+# CI: builds (or reuses) the Windows dependency prefix from Debian's sources
+# (scripts/build-windows-deps.sh), builds tests/windows/deps_probe against it with the toolchain
+# file, cross-compiles the Windows-only sources of agent/service with mingw-w64 (warnings are
+# errors) into tests/windows/service_smoke.exe, and runs the probes and the smoke test under wine
+# when wine works in this machine (time-boxed; otherwise says it was skipped). Output in build/windows.
 #   scripts/ci-windows.sh          compile, link, run the smoke checks under wine
 #   scripts/ci-windows.sh --scm    also install/start/stop/remove a real service in wine's SCM
 set -euo pipefail
@@ -11,6 +13,18 @@ out="$root/build/windows"
 mkdir -p "$out"
 
 bash scripts/install-deps.sh windows
+t0=$SECONDS
+prefix="$(bash scripts/build-windows-deps.sh | tail -1)"
+echo "ci-windows: dependency prefix $prefix ready after $((SECONDS - t0)) s"
+echo "ci-windows: building tests/windows/deps_probe with cmake/windows-mingw64.cmake"
+probe="$out/deps_probe"
+if ! { cmake -S tests/windows/deps_probe -B "$probe" -G Ninja --toolchain "$root/cmake/windows-mingw64.cmake" \
+         -DOB_WIN_DEPS_PREFIX="$prefix" -DCMAKE_BUILD_TYPE=Release &&
+       nice -n 10 cmake --build "$probe" -j2; } >"$out/deps_probe.log" 2>&1; then
+  tail -30 "$out/deps_probe.log"
+  echo "ci-windows: the probe did not build against $prefix (log: $out/deps_probe.log)"
+  exit 1
+fi
 
 # The posix thread model: GCC 12's win32 model has no std::mutex, std::thread or <stop_token> support.
 cxx=x86_64-w64-mingw32-g++-posix
@@ -44,10 +58,46 @@ fi
 export WINEPREFIX="$out/wineprefix" WINEARCH=win64 WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" DISPLAY=
 if [ ! -f "$WINEPREFIX/system.reg" ]; then
   echo "ci-windows: creating the wine prefix (once)"
-  if ! timeout 180 wineboot --init >"$out/wineboot.log" 2>&1; then
+  # wineserver -w: wineboot returns before the prefix is settled; a service registered right
+  # after it is not found (error 1060) and later starts by itself.
+  if ! { timeout 180 wineboot --init && timeout 120 wineserver -w; } >"$out/wineboot.log" 2>&1; then
     echo "ci-windows: wineboot failed or timed out (see $out/wineboot.log): run under wine skipped"
     exit 0
   fi
+fi
+
+# The probe: TLS against Linux's openssl s_server on loopback, with a CA made here.
+tls="$out/tls"
+mkdir -p "$tls" "$out/probe-files"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=probe-ca \
+  -keyout "$tls/ca.key" -out "$tls/ca.pem" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
+  -keyout "$tls/server.key" -out "$tls/server.csr" 2>/dev/null
+openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial -days 2 \
+  -extfile <(printf 'subjectAltName=DNS:localhost\n') -out "$tls/server.pem" 2>/dev/null
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+openssl s_server -accept "127.0.0.1:$port" -cert "$tls/server.pem" -key "$tls/server.key" -www -quiet \
+  >"$out/s_server.log" 2>&1 &
+server_pid=$!
+trap 'kill "$server_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+  python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $port), 1)" 2>/dev/null && break
+  sleep 0.1
+done
+set +e
+echo "ci-windows: running deps_probe.exe under $(wine --version) against s_server on 127.0.0.1:$port"
+timeout 120 wine "$probe/deps_probe.exe" --tls-port "$port" --ca "$(winepath -w "$tls/ca.pem")" \
+  --dir "$(winepath -w "$out/probe-files")"
+probe_rc=$?
+echo "ci-windows: running gtest_probe.exe under wine"
+timeout 120 wine "$probe/gtest_probe.exe"
+gtest_rc=$?
+set -e
+kill "$server_pid" 2>/dev/null || true
+if [ $probe_rc -ne 0 ] || [ $gtest_rc -ne 0 ]; then
+  timeout 30 wineserver -k >/dev/null 2>&1 || true
+  echo "ci-windows: the dependency probes failed under wine (deps_probe $probe_rc, gtest_probe $gtest_rc)"
+  exit 1
 fi
 args=()
 if [ "${1:-}" = "--scm" ]; then args+=(scm); fi

@@ -14,7 +14,8 @@ packages=(
 for group in "$@"; do
   case "$group" in
     packaging) packages+=(dpkg-dev fakeroot lintian rpm systemd file) ;;
-    windows) packages+=(mingw-w64 wine) ;;
+    # windows: the toolchain, wine, and what scripts/build-windows-deps.sh needs (dpkg-source, tclsh).
+    windows) packages+=(mingw-w64 wine libz-mingw-w64-dev tcl dpkg-dev) ;;
     browser) packages+=(chromium prometheus) ;;
     fuzz) packages+=(clang libclang-rt-14-dev) ;;
     *) echo "install-deps: unknown group '$group' (known: packaging windows browser fuzz)" >&2; exit 2 ;;

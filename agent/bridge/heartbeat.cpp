@@ -4,11 +4,17 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <openssl/crypto.h>
+#include <sqlite3.h>
 
 #include "agent/util/clock.h"
 
 namespace opescare::bridge {
 namespace json = boost::json;
+
+std::string OpenSslVersion() { return OpenSSL_version(OPENSSL_VERSION); }
+
+std::string SqliteVersion() { return sqlite3_libversion(); }
 
 std::string BuildHeartbeatBody(const HeartbeatInputs& in) {
   json::object body;
@@ -35,6 +41,7 @@ std::string BuildHeartbeatBody(const HeartbeatInputs& in) {
         faults.push_back(json::object{{"kind", f.kind}, {"message", f.message}, {"fix", f.fix}});
       status["faults"] = std::move(faults);
     }
+    status["libraries"] = {{"openssl", s.openssl_version}, {"sqlite", s.sqlite_version}};
     body["status"] = std::move(status);
   }
   return json::serialize(body);

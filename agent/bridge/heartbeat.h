@@ -21,6 +21,11 @@ struct QueueStatus {
   std::optional<int64_t> oldest_pending_age_seconds;  // nullopt (JSON null) when nothing is pending
 };
 
+// "OpenSSL 3.0.x ..." and "3.40.1": the libraries this binary runs with (linked in, in the portable build), so
+// a fleet on a vulnerable OpenSSL can be found from the heartbeats.
+std::string OpenSslVersion();
+std::string SqliteVersion();
+
 // The optional "status" object: a plain snapshot the caller fills.
 struct AgentStatus {
   std::string hostname;
@@ -33,6 +38,9 @@ struct AgentStatus {
   // cannot be opened or written, a watch folder it cannot write... Sent as "faults": [{"kind", "message",
   // "fix"}] only when there are any.
   std::vector<Fault> faults;
+  // Sent as "libraries": {"openssl", "sqlite"}; filled here so that every caller reports them.
+  std::string openssl_version = OpenSslVersion();
+  std::string sqlite_version = SqliteVersion();
 };
 
 struct HeartbeatInputs {

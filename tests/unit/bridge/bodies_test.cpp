@@ -40,6 +40,9 @@ TEST(HeartbeatBody, DocumentedFieldsAlwaysAndStatusWhenGiven) {
   EXPECT_EQ(st.at("last_sync_at"), "2025-11-29T19:40:00Z");
   EXPECT_EQ(st.at("clock_offset_seconds").to_number<int64_t>(), -3);
   EXPECT_FALSE(st.as_object().contains("faults"));  // only when there are any
+  // The libraries it runs with, so a fleet on a vulnerable OpenSSL can be found from its heartbeats.
+  EXPECT_EQ(std::string(st.at("libraries").at("openssl").as_string()).rfind("OpenSSL 3", 0), 0u);
+  EXPECT_FALSE(st.at("libraries").at("sqlite").as_string().empty());
 
   s.faults = {{"outbox_unavailable", "outbox /var/lib/x.db cannot be opened: disk I/O error", "run doctor"}};
   in.status = s;

@@ -160,8 +160,10 @@ class ConnectorCrashTest(unittest.TestCase):
                 landed.append("%.2f s: %s" % (delay, "moved" if in_processed else "recorded, not moved"
                                               if snap["files"] else "%d rows in slices" % snap["records"]))
             print("kills: %s" % "; ".join(landed))
-            # The kills must have hit the ingest, not an agent that had already finished it.
-            self.assertGreaterEqual(sum(1 for l in landed if l.endswith("in slices")), KILLS // 2)
+            # The kills must have hit the ingest, not only an agent that had already finished it. Each restart
+            # resumes from the file's progress, so the file is done after a few of them: at least one kill must
+            # have landed between slices (records committed, the file not yet recorded).
+            self.assertGreaterEqual(sum(1 for l in landed if l.endswith("in slices")), 1, landed)
 
             sim.clear_faults()
             agent = Agent(cfg, key=self.key, log_path=os.path.join(self.tmp, "final.log")).start()

@@ -109,7 +109,9 @@ Result<std::optional<Batch>> SqliteOutbox::FormBatch(TimePoint now, const BatchL
   }
   if (b.records.empty()) return std::optional<Batch>();
   *last_seq_out = last_seq;
-  b.batch_id = NewUuid();
+  Result<std::string> id = NewUuid();
+  if (!id.ok()) return id.status();
+  b.batch_id = std::move(*id);
   b.created_at = clock_->Now();
   b.newly_formed = true;
   {
@@ -329,7 +331,10 @@ Result<SplitResult> SqliteOutbox::SplitBatchOnce(const std::string& batch_id) {
     return FailedPrecondition("outbox " + path() + ": batch " + batch_id + " holds " + std::to_string(members.size()) +
                               " record(s) and cannot be split; dead-letter it if the server still refuses it");
   const size_t half = SplitPoint(members.size());
-  SplitResult out{NewUuid(), NewUuid()};
+  Result<std::string> first = NewUuid(), second = NewUuid();
+  if (!first.ok()) return first.status();
+  if (!second.ok()) return second.status();
+  SplitResult out{std::move(*first), std::move(*second)};
   const int64_t now = NowMillis();
   auto insert = db_->Cached(
       "INSERT INTO batches(batch_id, created_at, attempts, next_attempt_at, last_error, record_count, bytes) "

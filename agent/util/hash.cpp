@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
-#include <stdexcept>
 
 namespace opescare {
 
@@ -18,28 +17,42 @@ struct Sha256::Impl {
 
 Sha256::Sha256() : impl_(std::make_unique<Impl>()) {
   impl_->ctx = EVP_MD_CTX_new();
-  if (!impl_->ctx || EVP_DigestInit_ex(impl_->ctx, EVP_sha256(), nullptr) != 1)
-    throw std::runtime_error("OpenSSL: cannot initialise SHA-256");
+  if (impl_->ctx && EVP_DigestInit_ex(impl_->ctx, EVP_sha256(), nullptr) != 1) {
+    EVP_MD_CTX_free(impl_->ctx);
+    impl_->ctx = nullptr;  // Finish says so
+  }
 }
 
 Sha256::~Sha256() { EVP_MD_CTX_free(impl_->ctx); }
 
-void Sha256::Update(std::string_view bytes) { EVP_DigestUpdate(impl_->ctx, bytes.data(), bytes.size()); }
+void Sha256::Update(std::string_view bytes) {
+  if (impl_->ctx && EVP_DigestUpdate(impl_->ctx, bytes.data(), bytes.size()) != 1) {
+    EVP_MD_CTX_free(impl_->ctx);
+    impl_->ctx = nullptr;
+  }
+}
 
-Sha256Digest Sha256::Finish() {
+Result<Sha256Digest> Sha256::Finish() {
   Sha256Digest out{};
   unsigned int len = 0;
-  EVP_DigestFinal_ex(impl_->ctx, out.data(), &len);
+  if (!impl_->ctx || EVP_DigestFinal_ex(impl_->ctx, out.data(), &len) != 1)
+    return Internal("OpenSSL cannot compute SHA-256 (out of memory?); the work is retried later");
   return out;
 }
 
 Sha256Digest Sha256Of(std::string_view bytes) {
-  Sha256 h;
-  h.Update(bytes);
-  return h.Finish();
+  Sha256Digest out{};
+  unsigned int len = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), out.data(), &len, EVP_sha256(), nullptr) != 1) return Sha256Digest{};
+  return out;
 }
 
-std::string Sha256Hex(std::string_view bytes) { return HexEncode(Sha256Of(bytes)); }
+std::string Sha256Hex(std::string_view bytes) {
+  Sha256Digest d{};
+  unsigned int len = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), d.data(), &len, EVP_sha256(), nullptr) != 1) return "";
+  return HexEncode(d);
+}
 
 Result<std::string> Sha256HexOfFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -51,7 +64,9 @@ Result<std::string> Sha256HexOfFile(const std::string& path) {
     h.Update(std::string_view(buf.data(), static_cast<size_t>(in.gcount())));
   }
   if (in.bad()) return IoError(path + ": read failed");
-  return HexEncode(h.Finish());
+  Result<Sha256Digest> digest = h.Finish();
+  if (!digest.ok()) return digest.status();
+  return HexEncode(*digest);
 }
 
 std::string HexEncode(const uint8_t* data, size_t size) {
@@ -64,9 +79,9 @@ std::string HexEncode(const uint8_t* data, size_t size) {
   return out;
 }
 
-std::string NewUuid() {
+Result<std::string> NewUuid() {
   uint8_t b[16];
-  if (RAND_bytes(b, sizeof b) != 1) throw std::runtime_error("OpenSSL: RAND_bytes failed");
+  if (RAND_bytes(b, sizeof b) != 1) return Internal("OpenSSL's random generator failed; retried later");
   uint64_t ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                           std::chrono::system_clock::now().time_since_epoch())
                                           .count());

@@ -187,7 +187,9 @@ bool FileJob::Hash(const SliceBudget& budget) {
   }
   st_->scanner.Finish();
   Report(static_cast<int>(IngestProgress::Phase::kHashing), out_.bytes);
-  out_.sha256 = HexEncode(st_->hasher.Finish());
+  Result<Sha256Digest> digest = st_->hasher.Finish();
+  if (!digest.ok()) return RetryLater(digest.status());
+  out_.sha256 = HexEncode(*digest);
 
   Result<bool> known = sink_->HasFile(out_.sha256);
   if (!known.ok()) return RetryLater(known.status());

@@ -4,7 +4,6 @@
 #include <openssl/evp.h>
 
 #include <charconv>
-#include <stdexcept>
 
 #include "agent/util/hash.h"
 
@@ -20,12 +19,12 @@ struct RecordIdMaker::Impl {
 };
 
 RecordIdMaker::RecordIdMaker(std::string_view file_sha256_hex) : impl_(std::make_unique<Impl>()) {
-  // Like Sha256 in agent/util/hash.h: OpenSSL failing to set up SHA-256 is not a recoverable state.
+  // Like Sha256 in agent/util/hash.h: a failure is a status (the file is retried later), never a throw.
   if (impl_->prefix == nullptr || impl_->work == nullptr ||
       EVP_DigestInit_ex(impl_->prefix, EVP_sha256(), nullptr) != 1 ||
       EVP_DigestUpdate(impl_->prefix, file_sha256_hex.data(), file_sha256_hex.size()) != 1 ||
       EVP_DigestUpdate(impl_->prefix, ":", 1) != 1)
-    throw std::runtime_error("OpenSSL: cannot initialise SHA-256");
+    status_ = Internal("OpenSSL cannot set up SHA-256 for record ids (out of memory?); the file is retried later");
 }
 
 RecordIdMaker::~RecordIdMaker() = default;

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "agent/util/status.h"
+
 namespace opescare::csv_folder {
 
 std::string RecordId(std::string_view file_sha256_hex, int64_t row);
@@ -20,12 +22,15 @@ class RecordIdMaker {
   RecordIdMaker(const RecordIdMaker&) = delete;
   RecordIdMaker& operator=(const RecordIdMaker&) = delete;
 
+  // Not OK when OpenSSL could not set up SHA-256 (out of memory): Make must not be called then.
+  const Status& status() const { return status_; }
   // Replaces *out with the id of row.
   void Make(int64_t row, std::string* out);
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  Status status_;
 };
 
 }  // namespace opescare::csv_folder

@@ -49,6 +49,7 @@ std::optional<std::string_view> CsvRecordStream::Decode(std::string_view raw, bo
 Result<std::vector<RowError>> CsvRecordStream::Open() {
   opened_ = true;
   errors_.clear();
+  if (!ids_.status().ok()) return ids_.status();  // an error status: the file is retried, not rejected
   Result<bool> got = reader_.Next(&row_);
   if (!got.ok()) return got.status();
   if (reader_.utf16_bom()) {

@@ -18,14 +18,18 @@ TEST(Sha256, IncrementalEqualsOneShot) {
   Sha256 h;
   h.Update("a");
   h.Update("bc");
-  EXPECT_EQ(HexEncode(h.Finish()), Sha256Hex("abc"));
+  Result<Sha256Digest> digest = h.Finish();
+  ASSERT_TRUE(digest.ok());
+  EXPECT_EQ(HexEncode(*digest), Sha256Hex("abc"));
 }
 
 TEST(Uuid, IsVersion7AndUnique) {
   std::regex form("^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$");
   std::set<std::string> seen;
   for (int i = 0; i < 1000; ++i) {
-    std::string u = NewUuid();
+    Result<std::string> id = NewUuid();
+    ASSERT_TRUE(id.ok()) << id.status().ToString();
+    std::string u = *id;
     EXPECT_TRUE(std::regex_match(u, form)) << u;
     seen.insert(u);
   }

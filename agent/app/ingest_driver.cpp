@@ -70,14 +70,17 @@ class IngestDriver::Impl {
     if (!connector_ || stopping_) return;
     if (watch_fd_ && !fd_armed_) {
       fd_armed_ = true;
-      watch_fd_->async_wait(asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
-        fd_armed_ = false;
-        if (!ec) Tick();
-      });
+      // Handlers run even after a Stop() cancelled them, possibly once the driver is gone: they check first.
+      watch_fd_->async_wait(asio::posix::stream_descriptor::wait_read,
+                            [this, alive = std::weak_ptr<bool>(alive_)](const boost::system::error_code& ec) {
+                              if (!alive.lock()) return;
+                              fd_armed_ = false;
+                              if (!ec) Tick();
+                            });
     }
     timer_.expires_at(connector_->NextWakeup());
-    timer_.async_wait([this](const boost::system::error_code& ec) {
-      if (!ec) Tick();
+    timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](const boost::system::error_code& ec) {
+      if (!ec && alive.lock()) Tick();
     });
   }
 

@@ -44,7 +44,9 @@ class FiuAgent(Agent):
     def start(self):
         self._log = open(self.log_path, "ab")
         cmd = ["fiu-run", "-x", "-f", self.fifo_prefix, self.binary(), *self.args, "--config", self.config]
-        self.proc = subprocess.Popen(cmd, env=self.env, stdin=subprocess.DEVNULL, stdout=self._log,
+        env = dict(self.env)  # under AddressSanitizer the preload comes before its runtime: allowed explicitly
+        env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
+        self.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=self._log,
                                      stderr=subprocess.STDOUT)
         return self
 
@@ -57,6 +59,10 @@ class FiuAgent(Agent):
                        capture_output=True, timeout=30)
 
 
+# libfiu's preload and AddressSanitizer's interceptors do not mix (the agent segfaults at start): the
+# injection runs in the optimised build of the same suite, and is skipped, saying so, in the sanitizer build.
+@unittest.skipIf(os.path.basename(os.environ.get("OB_BUILD_DIR", "").rstrip("/")) == "asan",
+                 "libfiu's preload cannot run under AddressSanitizer; covered by the optimised build's run")
 class FaultInjectionTest(unittest.TestCase):
     def setUp(self):
         if shutil.which("fiu-run") is None or shutil.which("fiu-ctrl") is None:

@@ -59,7 +59,10 @@ Result<SpaceReport> SqliteOutbox::CheckSpace(uint64_t min_free_mb) {
       r.free_bytes = *after;
     }
   }
-  r.below_watermark = r.free_bytes < r.min_free_bytes;
+  // A released reserve that cannot be made again is room owed: ingest may not take it (ReserveHeldForIngest),
+  // so the volume counts as below the watermark until it holds the reserve and the watermark both.
+  const uint64_t owed = !reserve_held_ && !reserve_path_.empty() ? reserve_bytes_ : 0;
+  r.below_watermark = r.free_bytes < r.min_free_bytes + owed;
   r.reserve_held = reserve_held_;
   r.reserve_bytes = reserve_held_ ? reserve_bytes_ : 0;
   if (r.below_watermark && !enqueue_open_ && !db_->read_only()) {

@@ -11,6 +11,8 @@ import os
 import subprocess
 import time
 import unittest
+import urllib.error
+import urllib.request
 
 from agentproc import Agent, write_config
 from simulator import Simulator, e2e_tmpdir, make_agent_key, wait_until
@@ -52,6 +54,13 @@ def fill(path):
         except OSError:
             pass
     return written
+
+
+def readyz_code(agent):
+    try:
+        return urllib.request.urlopen(agent.status_url() + "/readyz", timeout=5).status
+    except urllib.error.HTTPError as e:
+        return e.code
 
 
 def disk_full_faults(agent):
@@ -107,8 +116,11 @@ class FullDiskTest(unittest.TestCase):
                 time.sleep(4)
                 self.assertEqual(csv_names(self.incoming), sorted(waiting))
                 self.assertEqual(sim.stats()["records_unique"], len(expected))
-                faults = disk_full_faults(agent)
-                print("status.json disk_full faults while full: %s" % (faults or "none (not wired yet)"))
+                # The full disk is its own state, with the fix in words, in status.json and /readyz.
+                faults = wait_until(lambda: disk_full_faults(agent), 20, what="disk_full in status.json")
+                self.assertIn("outbox.min_free_mb", faults[0]["message"])
+                self.assertTrue(faults[0].get("fix"), faults[0])
+                self.assertEqual(readyz_code(agent), 503)
 
                 os.remove(filler)
                 freed_at = time.monotonic()
@@ -121,8 +133,8 @@ class FullDiskTest(unittest.TestCase):
                     expected.update(expected_records(os.path.join(self.processed, name)))
                 sim.wait_stats(timeout=120, records_unique=len(expected))
                 wait_until(lambda: not csv_names(self.incoming), 20, what="the waiting files taken")
-                if faults:
-                    wait_until(lambda: not disk_full_faults(agent), 20, what="disk_full cleared")
+                wait_until(lambda: not disk_full_faults(agent), 20, what="disk_full cleared")
+                self.assertEqual(readyz_code(agent), 200)
                 self.assertTrue(agent.alive())
                 self.assertEqual(agent.stop(), 0)
             got = sim.records()

@@ -169,6 +169,35 @@ TEST_F(SpaceTest, AnAckOnAFullDiskReleasesTheReserveAndCommits) {
   EXPECT_EQ(GetStats().queued, 0);
 }
 
+// The reserve an ack took is room owed: with less free than the watermark plus the reserve, the volume reads as
+// below the watermark (ingest may not use that room, and status must say disk_full), even though what is free
+// is above the watermark alone. Once there is room for both, the reserve is made again and all is well.
+TEST_F(SpaceTest, AReleasedReserveNotYetMadeAgainCountsAsBelowTheWatermark) {
+  OutboxOptions o = Options();
+  o.reserve_bytes = uint64_t{256} << 20;  // large, so that other writers on this disk cannot tip the figures
+  auto opened = OpenOutbox(o);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  outbox_ = std::move(*opened);
+  std::string batch = FormBatch(*outbox_, 1, 20);
+  g_disk_full = true;
+  ASSERT_TRUE(outbox_->AckAll(batch).ok());
+  g_disk_full = false;
+  ASSERT_FALSE(std::filesystem::exists(path_ + ".reserve")) << "the ack did not need the reserve";
+
+  // Free space is above this watermark by half the reserve: too little to make the reserve again.
+  const uint64_t watermark_mb = (FreeSpaceOf() >> 20) - 128;
+  auto report = outbox_->CheckSpace(watermark_mb);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_FALSE(report->reserve_held);
+  EXPECT_GE(report->free_bytes, report->min_free_bytes);
+  EXPECT_TRUE(report->below_watermark) << "the reserve's room was counted as free for ingest";
+
+  report = outbox_->CheckSpace(0);
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->reserve_held);
+  EXPECT_FALSE(report->below_watermark);
+}
+
 TEST_F(SpaceTest, SplitDeadLetterRescheduleAndMetaCommitOnAFullDisk) {
   Outbox& ob = Open();
   std::string batch = FormBatch(ob, 1, 2);

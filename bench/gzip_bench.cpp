@@ -202,8 +202,8 @@ int main(int argc, char** argv) {
                             rounds, [](const std::string& in) { return http::GzipCompress(in).value(); }));
 
   const double base = figures.front().seconds;
-  std::printf("\n%-36s %9s %9s %10s %8s %9s %s\n", "compressor", "MB/s", "ms/body", "out bytes", "ratio",
-              "vs zlib-6", "gunzip");
+  std::printf("\n%-36s %9s %9s %10s %8s %9s %s\n", "compressor", "MB/s", "ms/body", "out bytes", "ratio", "vs zlib-6",
+              "gunzip");
   int status = 0;
   for (const Figure& f : figures) {
     std::printf("%-36s %9.1f %9.3f %10zu %7.1f%% %8.2fx %s\n", f.name.c_str(),

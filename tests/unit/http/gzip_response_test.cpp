@@ -19,7 +19,8 @@ using opescare::testing::ReceivedRequest;
 using opescare::testing::Reply;
 using opescare::testing::TestServer;
 
-const std::string kReceipt = R"({"batch_id":"0193c7a2-6a1e-7cc4-9d1e-4f3b2a1c0d9e","accepted":["r_1","r_2"],"rejected":[]})";
+const std::string kReceipt =
+    R"({"batch_id":"0193c7a2-6a1e-7cc4-9d1e-4f3b2a1c0d9e","accepted":["r_1","r_2"],"rejected":[]})";
 
 Response GzipResponse(const std::string& body, const std::string& coding = "gzip") {
   Response r;

@@ -30,7 +30,8 @@ TEST(Gzip, RoundTripsTextAndBinary) {
 
 TEST(Gzip, EveryLevelGivesGzipThatZlibInflates) {
   std::string text;
-  for (int i = 0; i < 3000; ++i) text += R"({"first_name":"H\u00e9l\u00e8ne","dob":"19)" + std::to_string(50 + i % 50) + "\"},";
+  for (int i = 0; i < 3000; ++i)
+    text += R"({"first_name":"H\u00e9l\u00e8ne","dob":"19)" + std::to_string(50 + i % 50) + "\"},";
   size_t level1 = 0, level12 = 0;
   for (int level = kMinGzipLevel; level <= kMaxGzipLevel; ++level) {
     auto packed = GzipCompress(text, level);

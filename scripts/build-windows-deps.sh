@@ -22,7 +22,7 @@ run() { nice -n 15 "$@"; }
 say() { echo "win-deps: $*" >&2; }
 
 # Source packages built here (googletest for the cross-built unit tests).
-sources=(sqlite3 openssl yaml-cpp fmtlib spdlog cli11 googletest)
+sources=(sqlite3 openssl yaml-cpp fmtlib spdlog cli11 googletest libdeflate)
 # Binary packages whose files go into the prefix or compile it.
 binaries=(libz-mingw-w64-dev libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
           g++-mingw-w64-x86-64-posix mingw-w64-x86-64-dev)
@@ -63,7 +63,7 @@ key_inputs() {
     echo "binary $s $(dpkg-query -W -f='${Version}' "$s")"
   done
   for f in scripts/build-windows-deps.sh cmake/windows-mingw64.cmake cmake/windows-BoostConfig.cmake \
-           cmake/windows-BoostConfigVersion.cmake; do
+           cmake/windows-BoostConfigVersion.cmake cmake/FindLibdeflate.cmake; do
     echo "file $f $(sha256sum "$f" | cut -c1-16)"
   done
 }
@@ -107,6 +107,19 @@ build_sqlite() {
     -DSQLITE_ENABLE_DBSTAT_VTAB -DSQLITE_ENABLE_FTS5 -c "$src/sqlite3.c" -o "$src/sqlite3.o"
   $triple-ar rcs "$prefix/lib/libsqlite3.a" "$src/sqlite3.o"
   cp "$src/sqlite3.h" "$src/sqlite3ext.h" "$prefix/include/"
+}
+
+# Debian's libdeflate 1.14 builds with its Makefile (CMake came with 1.15). For MinGW the Makefile names
+# the static library libdeflatestatic.lib (an ordinary ar archive): installed as lib/libdeflate.a, which
+# cmake/FindLibdeflate.cmake finds. Static, so LIBDEFLATE_DLL stays undefined.
+build_libdeflate() {
+  local src; src="$(fetch libdeflate)"
+  say "building libdeflate ($(basename "$src")): the static library with its Makefile"
+  (cd "$src" && run make -j"$jobs" CC="$cc" AR="$triple-ar" CFLAGS="-D_WIN32_WINNT=0x0A00" libdeflatestatic.lib \
+      >"$work/libdeflate.log" 2>&1) ||
+    { say "libdeflate failed (log: $work/libdeflate.log)"; tail -20 "$work/libdeflate.log" >&2; exit 1; }
+  cp "$src/libdeflatestatic.lib" "$prefix/lib/libdeflate.a"
+  cp "$src/libdeflate.h" "$prefix/include/"
 }
 
 build_openssl() {
@@ -158,6 +171,7 @@ build_all() {
     -DYAML_BUILD_SHARED_LIBS=OFF
   cmake_dep cli11 -DCLI11_BUILD_TESTS=OFF -DCLI11_BUILD_EXAMPLES=OFF -DCLI11_BUILD_DOCS=OFF -DCLI11_PRECOMPILED=OFF
   cmake_dep googletest -DBUILD_GMOCK=ON -DINSTALL_GTEST=ON
+  build_libdeflate
   build_openssl
   echo "$inputs" >"$prefix/KEY.txt"
   rm -rf "$work"

@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev openssl libsqlite3-dev sqlite3 libyaml-cpp-dev libspdlog-dev libfmt-dev
-  libcli11-dev zlib1g-dev libgtest-dev libgmock-dev
+  libcli11-dev zlib1g-dev libdeflate-dev libgtest-dev libgmock-dev
   python3 tinyproxy libfiu-dev fiu-utils
 )
 # Extra groups, asked for by name: scripts/install-deps.sh [packaging] [windows] [browser] [fuzz]

@@ -7,7 +7,7 @@ namespace opescare::app {
 
 namespace {
 // Whole sections that need a restart, and single keys. Everything else applies in place: the key and the
-// identity (headers and bodies are built per request), intervals, batch, retry, compression, the outbox's
+// identity (headers and bodies are built per request), intervals, batch, retry, compression (and its level), the outbox's
 // caps, the connector (restarted with its new settings), the log level.
 constexpr std::array<std::string_view, 2> kRestartSections = {"status.", "http."};
 constexpr std::array<std::string_view, 7> kRestartKeys = {"server_url",   "allow_insecure_http", "outbox.path",
@@ -16,7 +16,7 @@ constexpr std::array<std::string_view, 7> kRestartKeys = {"server_url",   "allow
 }  // namespace
 
 bool NeedsRestart(std::string_view key) {
-  if (key == "http.compression") return false;  // read per batch by delivery
+  if (key == "http.compression" || key == "http.compression_level") return false;  // read per batch by delivery
   for (std::string_view section : kRestartSections) {
     if (key.substr(0, section.size()) == section) return true;
   }

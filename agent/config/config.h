@@ -54,6 +54,7 @@ struct HttpConfig {
   std::string client_cert;                        // mTLS certificate (PEM)
   std::string client_key;                         // mTLS private key (PEM)
   std::string compression = "auto";               // gzip | none | auto
+  uint32_t compression_level = 4;                 // gzip level of request bodies, 1..12 (libdeflate's scale)
   uint64_t max_response_bytes = 8 * 1024 * 1024;  // a hostile server cannot exhaust memory
 };
 

@@ -170,6 +170,8 @@ const FieldSpec kFields[] = {
     Str("http.client_cert", OB_REF(std::string, http.client_cert)),
     Str("http.client_key", OB_REF(std::string, http.client_key)),
     Str("http.compression", OB_REF(std::string, http.compression), CheckCompression),
+    // libdeflate's levels (agent/http/gzip.h kMinGzipLevel..kMaxGzipLevel); the default: bench/gzip_bench.
+    Num("http.compression_level", OB_REF(uint32_t, http.compression_level), 1, 12, "1..12, 1 fastest, 12 smallest"),
     Num("http.max_response_bytes", OB_REF(uint64_t, http.max_response_bytes), 1024, 1024.0 * 1024 * 1024,
         "1024..1073741824 bytes, 1 KiB..1 GiB"),
     Str("connector.type", OB_REF(std::string, connector.type), CheckConnectorType),

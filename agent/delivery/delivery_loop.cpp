@@ -210,6 +210,8 @@ class DeliveryLoop::Impl : public std::enable_shared_from_this<Impl> {
     request.headers.emplace_back("Idempotency-Key", batch->batch_id);
     request.body = std::move(body);
     request.gzip_body = UseGzip();
+    request.gzip_level = options_.compression_level;
+    request.accept_gzip = options_.compression != "none";  // receipts compress about 5 to 1
     const bool gzip_sent = request.gzip_body;
     log_->debug("delivery: sending batch {} ({} records, {} bytes, attempt {})", batch->batch_id,
                 batch->records.size(), batch->bytes, batch->attempts + 1);

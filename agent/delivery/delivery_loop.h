@@ -31,7 +31,8 @@ struct DeliveryOptions {
   outbox::BatchLimits limits;
   BackoffPolicy backoff;
   std::chrono::milliseconds sync_interval{300'000};  // longest sleep when nothing wakes the loop
-  std::string compression = "auto";                  // gzip | none | auto (gzip until a 415)
+  std::string compression = "auto";                  // gzip | none | auto (gzip until a 415); none: no gzip either way
+  int compression_level = http::kDefaultGzipLevel;   // of request bodies (http.compression_level)
   std::chrono::milliseconds stop_grace{5000};        // how long Stop() lets a request in flight finish
 };
 

@@ -28,6 +28,7 @@
 #include <deque>
 
 #include "agent/http/build_time.h"
+#include "agent/http/content_coding.h"
 #include "agent/http/gzip.h"
 #include "agent/http/tls.h"
 #include "agent/http/tls_context.h"
@@ -207,7 +208,7 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
     auto ex = std::make_shared<Exchange>();
     ex->done = std::move(done);
     if (request.gzip_body) {
-      auto compressed = GzipCompress(request.body);
+      auto compressed = GzipCompress(request.body, request.gzip_level);
       if (!compressed.ok()) {
         asio::post(io_, [self = shared_from_this(), ex, msg = compressed.status().message()] {
           self->Complete(ex, Failure(FailureStage::kProtocol, "cannot gzip the request body: " + msg));
@@ -307,6 +308,7 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
     w.set(bhttp::field::host, endpoint_.HostHeader());
     if (!has_user_agent && !options_.user_agent.empty()) w.set(bhttp::field::user_agent, options_.user_agent);
     if (r.gzip_body) w.set(bhttp::field::content_encoding, "gzip");
+    if (r.accept_gzip) w.set(bhttp::field::accept_encoding, "gzip");
     w.body() = std::move(r.body);
     w.prepare_payload();
     return Status::Ok();
@@ -646,6 +648,10 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
     response.reason = std::string(message.reason());
     for (const auto& field : message) response.headers.emplace_back(field.name_string(), field.value());
     response.body = std::move(message.body());
+    if (Status s = DecodeContentEncoding(response, options_.max_response_bytes); !s.ok()) {
+      auto stage = s.code() == Code::kResourceExhausted ? FailureStage::kTooLarge : FailureStage::kProtocol;
+      return Fail(ex, stage, "response from " + where + " " + s.message());
+    }
     if (message.keep_alive()) {
       conn->last_used = std::chrono::steady_clock::now();
     } else {

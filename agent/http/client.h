@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "agent/http/gzip.h"
 #include "agent/util/status.h"
 
 namespace boost::asio {
@@ -61,7 +62,10 @@ struct Request {
   std::string target;  // path (and query) below the base URL, e.g. "/api/v1/bridge/heartbeat"
   Headers headers;
   std::string body;
-  bool gzip_body = false;  // compress body (zlib) and send Content-Encoding: gzip
+  bool gzip_body = false;  // compress body (libdeflate, at gzip_level) and send Content-Encoding: gzip
+  int gzip_level = kDefaultGzipLevel;
+  // Send Accept-Encoding: gzip. A gzip response (asked for or not) is inflated, within max_response_bytes.
+  bool accept_gzip = false;
 };
 
 struct Response {

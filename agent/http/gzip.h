@@ -1,4 +1,5 @@
-// gzip (RFC 1952) compression of request bodies and bounded decompression, with zlib.
+// gzip (RFC 1952) compression of request bodies (libdeflate: ordinary gzip, several times faster than
+// zlib at a like ratio; bench/gzip_bench) and bounded decompression of responses (zlib, streaming).
 #pragma once
 
 #include <cstddef>
@@ -9,8 +10,13 @@
 
 namespace opescare::http {
 
-// Compresses data into one gzip member. level: 1 (fast) .. 9 (small); 6 is zlib's default.
-Result<std::string> GzipCompress(std::string_view data, int level = 6);
+// libdeflate's levels: 1 (fast) .. 12 (small). The default is bench/gzip_bench's pick for sync bodies.
+inline constexpr int kMinGzipLevel = 1;
+inline constexpr int kMaxGzipLevel = 12;
+inline constexpr int kDefaultGzipLevel = 4;
+
+// Compresses data into one gzip member. InvalidArgument for a level outside kMinGzipLevel..kMaxGzipLevel.
+Result<std::string> GzipCompress(std::string_view data, int level = kDefaultGzipLevel);
 
 // Decompresses a gzip stream, refusing (kResourceExhausted) to produce more than max_output bytes,
 // so a small hostile input cannot expand without bound.

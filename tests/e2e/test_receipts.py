@@ -2,7 +2,9 @@
 receipt"). Against the real agent and simulator: for a 200 that is an HTML page, an empty body, invalid JSON
 or another batch's receipt, nothing is deleted while it lasts, the same batch is retried under the same key,
 the log says why once; after it clears every record arrives exactly once, field for field. A receipt that
-leaves ids out sends the rest again under a new batch_id with the same record ids.
+leaves ids out sends the rest again under a new batch_id with the same record ids. The agent asks for gzip
+receipts (Accept-Encoding: gzip) and acts on them; a gzip answer that inflates beyond http.max_response_bytes
+is not a receipt, however small it is on the wire.
 """
 
 import os
@@ -124,6 +126,49 @@ class ReceiptTest(unittest.TestCase):
         for q in reqs:
             by_key.setdefault(q["idempotency_key"], set()).add(q["records"])
         self.assertTrue(all(len(v) == 1 for v in by_key.values()), by_key)
+
+
+    def test_gzip_receipts_acknowledge_every_record_once(self):
+        n = 700
+        records = make_records(n, seed=106)
+        sim = self.start_sim()
+        cfg = fast_config(self.tmp, sim)
+        enqueue(self, cfg, self.key, write_ndjson(os.path.join(self.tmp, "gz.ndjson"), records), n)
+        agent = self.start_agent(cfg)
+        sim.wait_stats(timeout=60, records_unique=n)
+        wait_until(lambda: outbox_idle(agent), 15, what="the agent to ack the last batch")
+        self.assertEqual(agent.stop(), 0)
+        self.assert_delivered_once(sim, cfg, records)
+        reqs = sync_requests(sim)
+        self.assertEqual([(q["status"], q["response_gzip"]) for q in reqs], [(200, True)] * len(reqs))
+        self.assertEqual(len(reqs), 4, "one request per batch of 200: nothing was sent twice")
+        stats = sim.stats()
+        self.assertEqual(stats["batches_duplicate"], 0)
+        self.assertNotIn(NO_RECEIPT_LINE, agent.log_text())
+
+    def test_gzip_answer_over_the_limit_once_inflated_deletes_nothing(self):
+        n = 300
+        limit = 64 * 1024
+        records = make_records(n, seed=107)
+        sim = self.start_sim(faults={"path": "sync", "oversized_body_bytes": 2 * 1024 * 1024, "oversized_count": -1})
+        cfg = fast_config(self.tmp, sim, http={"max_response_bytes": limit})
+        enqueue(self, cfg, self.key, write_ndjson(os.path.join(self.tmp, "bomb.ndjson"), records), n)
+        agent = self.start_agent(cfg)
+        wait_until(lambda: sim.stats()["faults_applied"].get("oversized", 0) >= 3 or queued_in_file(self.db) < n, 60,
+                   what="3 oversized gzip answers")
+        self.assertEqual(queued_in_file(self.db), n, "records left the outbox on an answer over the limit")
+        agent.wait_log(r"is larger than %d bytes after gzip decoding" % limit, timeout=10)
+        reqs = sync_requests(sim)
+        self.assertTrue(all(q["response_gzip"] and q["response_bytes"] < limit for q in reqs), reqs)
+        self.assertEqual(len({q["idempotency_key"] for q in reqs}), 1, "the same batch, under the same key")
+        self.assertEqual(sim.stats()["records_unique"], 0)
+
+        sim.clear_faults()
+        sim.wait_stats(timeout=60, records_unique=n)
+        wait_until(lambda: outbox_idle(agent), 15, what="the agent to ack the last batch")
+        self.assertEqual(agent.stop(), 0)
+        got = self.assert_delivered_once(sim, cfg, records)
+        self.assertIn(reqs[0]["idempotency_key"], {r["batch_id"] for r in got.values()})
 
 
 if __name__ == "__main__":

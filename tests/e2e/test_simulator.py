@@ -4,6 +4,7 @@ Run: OB_SIMULATOR=.../opescare-simulator python3 -m unittest -v test_simulator (
 """
 
 import email.utils
+import gzip
 import http.client
 import json
 import os
@@ -548,6 +549,41 @@ class FaultTest(SharedSimulator):
         started = time.monotonic()
         self.assertEqual(self.hb().status, 200)
         self.assertLess(time.monotonic() - started, 0.5)
+
+    def test_answers_gzip_only_when_asked(self):
+        records = [patient("g%03d" % i) for i in range(60)]
+        plain = self.sync(records[:20])
+        self.assertEqual(plain.status, 200, plain)
+        self.assertIsNone(plain.header("Content-Encoding"))
+        for accept in ("gzip;q=0", "identity", "br"):
+            with self.subTest(accept=accept):
+                r = self.hb(headers={"Accept-Encoding": accept})
+                self.assertIsNone(r.header("Content-Encoding"), accept)
+                self.assertEqual(r.json()["status"], "ok")
+        for accept, chunk in (("gzip", records[20:40]), ("br, GZIP;q=0.5", records[40:])):
+            with self.subTest(accept=accept):
+                r = self.sync(chunk, headers={"Accept-Encoding": accept})
+                self.assertEqual((r.status, r.header("Content-Encoding"), r.header("Vary")),
+                                 (200, "gzip", "Accept-Encoding"), r)
+                receipt = json.loads(gzip.decompress(r.body))
+                self.assertEqual(receipt["accepted"], [x["id"] for x in chunk])
+        # Errors too (a strict server's gzip module does not look at the status).
+        r = self.sync(records[:20], headers={"Accept-Encoding": "gzip"}, idempotency_key=None)
+        self.assertEqual(r.header("Content-Encoding"), "gzip")
+        self.assertEqual((r.status, json.loads(gzip.decompress(r.body))["error"]), (400, "idempotency_key_missing"))
+        reqs = self.sim.requests()
+        self.assertEqual([q["response_gzip"] for q in reqs], [False, False, False, False, True, True, True])
+        self.assertEqual(sum(q["response_bytes"] for q in reqs), self.sim.stats()["bytes_sent"])
+        self.assertEqual(self.sim.stats()["gzip_responses"], 3)
+
+    def test_oversized_gzip_answer_is_small_on_the_wire(self):
+        size = 5 * 1024 * 1024
+        self.sim.set_faults(oversized_body_bytes=size, path="sync")
+        r = self.sync([patient("o1")], headers={"Accept-Encoding": "gzip"}, timeout=20)
+        self.assertEqual((r.status, r.header("Content-Encoding")), (200, "gzip"))
+        self.assertLess(len(r.body), 64 * 1024)
+        self.assertEqual(len(gzip.decompress(r.body)), size)
+        self.assertEqual(self.sim.stats()["records_unique"], 0)  # not processed
 
     def test_max_body_bytes_counts_decompressed_bytes(self):
         self.sim.set_faults(max_body_bytes=20000)

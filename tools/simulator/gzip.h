@@ -1,4 +1,4 @@
-// Inflating gzip request bodies (zlib), with a cap on the inflated size.
+// Inflating gzip request bodies (zlib), with a cap on the inflated size, and gzip for responses.
 #pragma once
 
 #include <cstddef>
@@ -12,5 +12,12 @@ namespace opescare::simulator {
 // Inflates one gzip member. kResourceExhausted when the output would exceed max_output bytes,
 // kInvalidArgument when the input is not complete, valid gzip.
 Result<std::string> GzipInflate(std::string_view input, size_t max_output);
+
+// One gzip member of input (zlib level 6, what a typical server's gzip module sends).
+std::string GzipDeflate(std::string_view input);
+
+// Whether an Accept-Encoding value (RFC 9110 12.5.3) accepts gzip: gzip, x-gzip or * with a q-value
+// above 0, names compared in any case.
+bool AcceptsGzip(std::string_view accept_encoding);
 
 }  // namespace opescare::simulator

@@ -43,7 +43,10 @@ Bridge API (HTTPS and HTTP listeners), checked like a strict OpesCare:
   application/json), 415 unsupported_content_encoding, 400 idempotency_key_missing, 400 invalid_json,
   400 invalid_gzip, 400 invalid_request (shape), 403 agent_mismatch (body agent_id != header),
   404 facility_not_found, 404 not_found, 405 method_not_allowed, 413 payload_too_large.
-  Every response carries Date from the simulator clock (real clock + --clock-offset).
+  Every response carries Date from the simulator clock (real clock + --clock-offset). A bridge answer with a
+  body is gzip-encoded (Content-Encoding: gzip, Vary: Accept-Encoding) when the request's Accept-Encoding
+  takes gzip (q > 0), faults' bodies included: with "oversized_body_bytes" that is a small wire body that
+  inflates beyond the limit.
 
 Admin API under /_sim/ (no auth; on every listener, and alone on --admin-port, which faults never touch):
   GET  /_sim/health                {"ok":true}
@@ -51,7 +54,8 @@ Admin API under /_sim/ (no auth; on every listener, and alone on --admin-port, w
                                    batches_duplicate, batches_refused, batches_reset, records_total,
                                    records_unique, records_duplicate, records_duplicate_mismatch,
                                    records_rejected, requests_total, requests_by_status{"200":N}, bytes_received
-                                   (wire body bytes), bytes_inflated, gzip_requests, connections,
+                                   (wire body bytes), bytes_inflated, gzip_requests, bytes_sent (bridge
+                                   response bodies as written), gzip_responses, connections,
                                    tls_handshakes, tls_handshake_failures, outage_dropped_connections,
                                    faults_applied{name:N}, admin_requests, clock_offset_seconds, sim_time
   GET  /_sim/records[?offset=N&limit=N][&ids_only=1]
@@ -63,7 +67,7 @@ Admin API under /_sim/ (no auth; on every listener, and alone on --admin-port, w
                                    x-bridge-agent-key "REDACTED", timestamp_skew_seconds, body, body_bytes
   GET  /_sim/requests              last --keep-requests bridge requests: received_unix, sim_unix, method, path,
                                    status, outcome (answered|dropped|garbage|hang|truncated|unreadable), error,
-                                   tls, gzip, body_bytes, agent_id, idempotency_key
+                                   tls, gzip, body_bytes, response_gzip, response_bytes, agent_id, idempotency_key
                                    [, records, accepted, rejected, duplicates] (sync)
   GET  /_sim/faults                the active faults
   POST /_sim/faults                merge a JSON fault patch (below); 400 invalid_fault on a bad one

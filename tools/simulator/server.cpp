@@ -172,7 +172,9 @@ class HttpSession : public SessionBase {
     raw_ = "HTTP/1.1 " + std::to_string(reply.status) + " " +
            std::string(http::obsolete_reason(static_cast<http::status>(reply.status))) +
            "\r\nServer: opescare-simulator\r\nDate: " + FormatHttpDate(server_.core().SimNow()) +
-           "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(reply.body.size()) + "\r\n\r\n";
+           "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(reply.body.size()) + "\r\n";
+    for (const HeaderField& h : reply.headers) raw_ += h.name + ": " + h.value + "\r\n";
+    raw_ += "\r\n";
     raw_.append(reply.body, 0, reply.body.size() / 2);
     lowest().expires_after(server_.options().write_timeout);
     asio::async_write(derived().stream(), asio::buffer(raw_), [self = self()](beast::error_code ec, size_t) {

@@ -218,8 +218,20 @@ SimReply SimCore::Handle(SimRequest& req) {
       ++counters_.faults_applied["delay"];
     }
   }
+  MaybeGzip(req, reply, log);
   Finish(reply, log);
   return reply;
+}
+
+void SimCore::MaybeGzip(const SimRequest& req, SimReply& reply, RequestLogEntry& log) {
+  const bool has_body = reply.action == ReplyAction::kRespond || reply.action == ReplyAction::kTruncate;
+  const std::string* accept = req.Header("Accept-Encoding");
+  if (!has_body || reply.body.empty() || accept == nullptr || !AcceptsGzip(*accept)) return;
+  reply.body = GzipDeflate(reply.body);
+  reply.headers.push_back({"Content-Encoding", "gzip"});
+  reply.headers.push_back({"Vary", "Accept-Encoding"});
+  log.response_gzip = true;
+  ++counters_.gzip_responses;
 }
 
 SimReply SimCore::HandleBridge(SimRequest& req, std::string_view path, RequestLogEntry& log) {
@@ -534,6 +546,10 @@ void SimCore::Finish(const SimReply& reply, RequestLogEntry& log) {
                                                           : "truncated";
   }
   log.error = reply.error;
+  if (reply.action == ReplyAction::kRespond || reply.action == ReplyAction::kTruncate) {
+    log.response_bytes = reply.body.size();
+    counters_.bytes_sent += reply.body.size();
+  }
   if (log.records >= 0) {
     log_->info("{} {} agent={} batch={} records={} -> {} {} (accepted {}, rejected {}, duplicate {})", log.method,
                log.path, log.agent_id, log.idempotency_key, log.records, log.status, log.outcome, log.accepted,
@@ -570,6 +586,8 @@ json::value SimCore::StatsJson() const {
       {"bytes_received", c.bytes_received},
       {"bytes_inflated", c.bytes_inflated},
       {"gzip_requests", c.gzip_requests},
+      {"bytes_sent", c.bytes_sent},
+      {"gzip_responses", c.gzip_responses},
       {"connections", c.connections},
       {"tls_handshakes", c.tls_handshakes},
       {"tls_handshake_failures", c.tls_handshake_failures},
@@ -626,6 +644,8 @@ SimReply SimCore::RequestsReply() const {
                    {"tls", r.tls},
                    {"gzip", r.gzip},
                    {"body_bytes", r.body_bytes},
+                   {"response_gzip", r.response_gzip},
+                   {"response_bytes", r.response_bytes},
                    {"agent_id", r.agent_id},
                    {"idempotency_key", r.idempotency_key}};
     if (r.records >= 0) {

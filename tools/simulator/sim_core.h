@@ -107,6 +107,7 @@ class SimCore {
   struct Counters {
     uint64_t connections = 0, tls_handshakes = 0, tls_handshake_failures = 0, outage_dropped_connections = 0;
     uint64_t requests_total = 0, admin_requests = 0, bytes_received = 0, bytes_inflated = 0, gzip_requests = 0;
+    uint64_t bytes_sent = 0, gzip_responses = 0;  // bridge response bodies as written (after gzip)
     std::map<int, uint64_t> requests_by_status;
     uint64_t heartbeats = 0, heartbeat_requests = 0;
     uint64_t batches = 0, batches_duplicate = 0, batches_refused = 0, batches_reset = 0, sync_requests = 0;
@@ -119,8 +120,8 @@ class SimCore {
     double unix_time = 0, sim_time = 0;
     std::string method, path, outcome = "answered", error, idempotency_key, agent_id;
     int status = 0;
-    bool tls = false, gzip = false;
-    uint64_t body_bytes = 0;
+    bool tls = false, gzip = false, response_gzip = false;
+    uint64_t body_bytes = 0, response_bytes = 0;
     int64_t records = -1, accepted = 0, rejected = 0, duplicates = 0;
   };
   struct StoredRecord {
@@ -137,6 +138,8 @@ class SimCore {
   // The agent_id / facility_id checks both endpoints share; false with *error set when they fail.
   bool CheckEnvelope(const boost::json::object& body, std::string_view agent_id, SimReply* error) const;
   SimReply Fault(std::string_view name, SimReply reply);
+  // Content-Encoding: gzip on a bridge answer with a body, when the request's Accept-Encoding takes gzip.
+  void MaybeGzip(const SimRequest& req, SimReply& reply, RequestLogEntry& log);
   void RememberHeartbeat(const SimRequest& req, std::string_view body_text, const SimReply& reply);
   void Finish(const SimReply& reply, RequestLogEntry& log);
 

@@ -29,6 +29,7 @@ TEST(ReloadPlan, InPlaceKeysApplyAndRestartKeysKeepTheirOldValue) {
   next.connector.keep_processed_days = 7;
   next.outbox.min_free_mb = 64;
   next.http.compression = "none";
+  next.http.compression_level = 9;
   next.server_url = "https://other.test";
   next.outbox.path = "/elsewhere.db";
   next.status.listen = "127.0.0.1:1";
@@ -38,13 +39,15 @@ TEST(ReloadPlan, InPlaceKeysApplyAndRestartKeysKeepTheirOldValue) {
 
   ReloadPlan plan = PlanReload(Base(), next);
   EXPECT_EQ(plan.applied, (std::vector<std::string>{"agent_key", "heartbeat_interval_seconds", "outbox.min_free_mb",
-                                                    "http.compression", "connector.keep_processed_days"}));
+                                                    "http.compression", "http.compression_level",
+                                                    "connector.keep_processed_days"}));
   EXPECT_EQ(plan.needs_restart, (std::vector<std::string>{"server_url", "log.file", "outbox.path",
                                                           "http.request_timeout_seconds", "http.client_cert",
                                                           "status.listen"}));
   EXPECT_EQ(plan.effective.heartbeat_interval_seconds, 5u);
   EXPECT_EQ(plan.effective.agent_key, "k2");
   EXPECT_EQ(plan.effective.http.compression, "none");
+  EXPECT_EQ(plan.effective.http.compression_level, 9u);
   EXPECT_EQ(plan.effective.server_url, "https://opescare.test");
   EXPECT_EQ(plan.effective.outbox.path, Base().outbox.path);
   EXPECT_EQ(plan.effective.status.listen, Base().status.listen);
@@ -66,6 +69,8 @@ TEST(ReloadPlan, EveryKeyIsClassified) {
   EXPECT_TRUE(NeedsRestart("status.allow_remote"));
   EXPECT_TRUE(NeedsRestart("allow_insecure_http"));
   EXPECT_FALSE(NeedsRestart("http.compression"));
+  EXPECT_FALSE(NeedsRestart("http.compression_level"));
+  EXPECT_TRUE(NeedsRestart("http.max_response_bytes"));
   EXPECT_FALSE(NeedsRestart("sync_path"));
   EXPECT_FALSE(NeedsRestart("log_level"));
   EXPECT_FALSE(NeedsRestart("connector.watch_folder"));

@@ -163,6 +163,9 @@ TEST(Problems, NumbersOutOfRangeOrNotWhole) {
       {"outbox.max_size_mb", "0", "0 is out of range (1..1048576 MB)"},
       {"connector.settle_seconds", "-1", "-1 is out of range (0..3600 seconds)"},
       {"http.max_response_bytes", "10", "10 is out of range (1024..1073741824 bytes, 1 KiB..1 GiB)"},
+      {"http.compression_level", "0", "0 is out of range (1..12, 1 fastest, 12 smallest)"},
+      {"http.compression_level", "13", "13 is out of range (1..12, 1 fastest, 12 smallest)"},
+      {"http.compression_level", "4.5", "\"4.5\" is not a whole number (1..12, 1 fastest, 12 smallest)"},
   };
   for (const Case& c : cases) {
     LoadResult r = Load(std::string(kMinimal) + YamlFor(c.key, c.value));
@@ -178,9 +181,10 @@ TEST(Problems, NumbersAtTheBoundsAndQuotedAreAccepted) {
   LoadResult r = Load(std::string(kMinimal) +
                       "heartbeat_interval_seconds: \"5\"\nsync_interval_seconds: 1\nbatch:\n  max_records: 10000\n"
                       "  max_bytes: 67108864\nretry:\n  initial_backoff_seconds: 0.25\n  max_backoff_seconds: 0.25\n"
-                      "connector:\n  settle_seconds: 0\n");
+                      "connector:\n  settle_seconds: 0\nhttp:\n  compression_level: 12\n");
   ASSERT_TRUE(r.ok()) << AllProblems(r);
   EXPECT_EQ(r.config->heartbeat_interval_seconds, 5u);
+  EXPECT_EQ(r.config->http.compression_level, 12u);
   EXPECT_EQ(r.config->batch.max_records, 10000u);
   EXPECT_EQ(r.config->batch.max_bytes, 64u * 1024 * 1024);
   EXPECT_DOUBLE_EQ(r.config->retry.initial_backoff_seconds, 0.25);

@@ -28,6 +28,32 @@ TEST(Gzip, RoundTripsTextAndBinary) {
   EXPECT_EQ(*GzipDecompress(*packed_noise, noise.size()), noise);
 }
 
+TEST(Gzip, EveryLevelGivesGzipThatZlibInflates) {
+  std::string text;
+  for (int i = 0; i < 3000; ++i)
+    text += R"({"first_name":"H\u00e9l\u00e8ne","dob":"19)" + std::to_string(50 + i % 50) + "\"},";
+  size_t level1 = 0, level12 = 0;
+  for (int level = kMinGzipLevel; level <= kMaxGzipLevel; ++level) {
+    auto packed = GzipCompress(text, level);
+    ASSERT_TRUE(packed.ok()) << level;
+    auto back = GzipDecompress(*packed, text.size());  // zlib, as a server would
+    ASSERT_TRUE(back.ok()) << level << ": " << back.status().ToString();
+    EXPECT_EQ(*back, text) << level;
+    if (level == kMinGzipLevel) level1 = packed->size();
+    if (level == kMaxGzipLevel) level12 = packed->size();
+  }
+  EXPECT_LT(level12, level1);  // the level reaches the compressor
+}
+
+TEST(Gzip, RefusesALevelOutsideTheRange) {
+  for (int level : {kMinGzipLevel - 1, kMaxGzipLevel + 1, -1}) {
+    auto packed = GzipCompress("data", level);
+    ASSERT_FALSE(packed.ok()) << level;
+    EXPECT_EQ(packed.status().code(), Code::kInvalidArgument);
+    EXPECT_NE(packed.status().message().find("1..12"), std::string::npos) << packed.status().message();
+  }
+}
+
 TEST(Gzip, EmptyInput) {
   auto packed = GzipCompress("");
   ASSERT_TRUE(packed.ok());

@@ -1,8 +1,9 @@
 // Proves the Windows dependency prefix under wine: each library the agent uses, doing the job the
-// agent needs it for (verified TLS 1.3, SQLite WAL, YAML, a log file, JSON, URLs, zlib, CLI11).
+// agent needs it for (verified TLS 1.3, SQLite WAL, YAML, a log file, JSON, URLs, zlib, CLI11, libdeflate).
 //   deps_probe.exe --tls-port N --ca CA.pem --dir FOLDER
 // A TLS server for "localhost" signed by CA.pem must listen on 127.0.0.1:N (scripts/ci-windows.sh
 // runs Linux's `openssl s_server`). Prints one line per check and "deps_probe: N passed, N failed".
+#include <libdeflate.h>
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
@@ -177,6 +178,30 @@ bool CheckJsonUrlZlibCli(std::string* why) {
   return v.at("n").as_array().size() == 2 && url && url->port() == "8443" && back == text && n == 7;
 }
 
+// libdeflate's gzip (request bodies) inflated by zlib (as a server and the agent's responses do).
+bool CheckLibdeflateGzip(std::string* why) {
+  std::string text;
+  for (int i = 0; i < 500; ++i) text += "{\"id\":\"r_" + std::to_string(i) + "\",\"type\":\"patient\"},";
+  libdeflate_compressor* c = libdeflate_alloc_compressor(4);
+  if (c == nullptr) return false;
+  std::string packed(libdeflate_gzip_compress_bound(c, text.size()), '\0');
+  packed.resize(libdeflate_gzip_compress(c, text.data(), text.size(), packed.data(), packed.size()));
+  libdeflate_free_compressor(c);
+  z_stream zs{};
+  inflateInit2(&zs, 15 + 16);
+  std::string back(text.size() + 1, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(packed.data());
+  zs.avail_in = static_cast<uInt>(packed.size());
+  zs.next_out = reinterpret_cast<Bytef*>(back.data());
+  zs.avail_out = static_cast<uInt>(back.size());
+  const int rc = inflate(&zs, Z_FINISH);
+  back.resize(zs.total_out);
+  inflateEnd(&zs);
+  *why = std::string("libdeflate ") + LIBDEFLATE_VERSION_STRING + " gzip " + std::to_string(text.size()) + "->" +
+         std::to_string(packed.size()) + " bytes, zlib inflates it " + (back == text ? "back" : "WRONG");
+  return rc == Z_STREAM_END && back == text;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -195,6 +220,7 @@ int main(int argc, char** argv) {
       {"yaml_cpp_parse", CheckYaml},
       {"spdlog_file", [&](std::string* w) { return CheckSpdlogFile(opt, w); }},
       {"json_url_zlib_cli11", CheckJsonUrlZlibCli},
+      {"libdeflate_gzip", CheckLibdeflateGzip},
   };
   int passed = 0;
   int failed = 0;

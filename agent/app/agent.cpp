@@ -163,7 +163,7 @@ void Agent::StartStatusServer() {
 void Agent::Tick() {
   auto now = SteadyClock::now();
   gate_.EventLoopAlive(now);
-  asio::post(disk_, [this] { asio::post(net_, [this, t = SteadyClock::now()] { gate_.DiskWorkerAlive(t); }); });
+  ProbeDiskWorker();
   RefreshOutboxStats();
   if (now >= next_history_sample_) {
     history_delivered_sampled_ = delivery_ ? static_cast<uint64_t>(delivery_->counters().records_delivered) : 0;
@@ -183,10 +183,19 @@ void Agent::Tick() {
   });
 }
 
+// A no-op task through the disk thread's queue: the time it ran there is its proof of progress.
+void Agent::ProbeDiskWorker() {
+  asio::post(disk_, [this] { asio::post(net_, [this, t = SteadyClock::now()] { gate_.DiskWorkerAlive(t); }); });
+}
+
 void Agent::WatchdogPing() {
   auto interval = notifier_.watchdog_ping_interval();
   if (!interval || stopping_) return;
   auto now = SteadyClock::now();
+  // Probed at every ping (half the watchdog timeout), not only at the 2 s tick: a healthy disk thread's last
+  // proof is then at most one ping interval plus one slice old, always within the timeout.
+  ProbeDiskWorker();
+  gate_.EventLoopAlive(now);
   if (gate_.ShouldPing(now)) {
     (void)notifier_.Watchdog();
   } else {

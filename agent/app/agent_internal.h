@@ -86,6 +86,7 @@ class Agent {
   void ObserveClock(const http::Outcome& outcome);
   void RestoreTimeFloorOnDisk();
   void RefreshOutboxStats();
+  void ProbeDiskWorker();
   void OnOutboxReading(OutboxReading r);
   void OnSpace(const outbox::SpaceReport& space);
   std::vector<Fault> CurrentFaults() const;

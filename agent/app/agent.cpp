@@ -163,8 +163,7 @@ void Agent::StartStatusServer() {
 void Agent::Tick() {
   auto now = SteadyClock::now();
   gate_.EventLoopAlive(now);
-  ProbeDiskWorker();
-  RefreshOutboxStats();
+  RefreshOutboxStats();  // also the disk thread's proof of progress
   if (now >= next_history_sample_) {
     history_delivered_sampled_ = delivery_ ? static_cast<uint64_t>(delivery_->counters().records_delivered) : 0;
     history_.Sample(SysClock::now(), history_delivered_sampled_, static_cast<uint64_t>(outbox_stats_.queued));
@@ -177,7 +176,9 @@ void Agent::Tick() {
   }
   if (stopping_) return;
   // Liveness for the watchdog and fresh figures for the page; changes refresh them at once anyway.
-  tick_timer_.expires_after(std::chrono::seconds(2));
+  const bool paused = delivery_ && !delivery_->counters().paused_reason.empty();
+  tick_timer_.expires_after(StatusTickInterval(outbox_stats_.queued, space_ && space_->below_watermark,
+                                               !CurrentFaults().empty(), paused));
   tick_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) Tick();
   });

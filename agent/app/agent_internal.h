@@ -47,7 +47,13 @@ struct OutboxReading {
   Result<std::optional<std::string>> sync;  // last_sync_at meta
   Result<std::vector<outbox::DeadLetter>> dead;
   Result<outbox::SpaceReport> space;
+  std::chrono::steady_clock::time_point read_at;  // on the disk thread: its proof of progress for the watchdog
 };
+
+// How long until the next status tick: 2 s while there is work or a fault (figures move, and a full disk must
+// be seen to have room again within seconds), 10 s when the agent is idle, so that an idle agent wakes less
+// than once a second. Changes (a file queued, a batch delivered) refresh the figures at once anyway.
+std::chrono::seconds StatusTickInterval(int64_t queued, bool disk_below_watermark, bool faults, bool paused);
 
 class Agent {
  public:

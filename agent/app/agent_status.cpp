@@ -237,13 +237,19 @@ void Agent::RefreshOutboxStats() {
     q.limit = status::StatusSnapshot::kMaxDeadLetters;
     q.newest_first = true;
     OutboxReading r{outbox_->GetStats(), outbox_->GetMeta(outbox::kMetaLastSyncAt), outbox_->ListDeadLetters(q),
-                    outbox_->CheckSpace(min_free_mb)};
+                    outbox_->CheckSpace(min_free_mb), SteadyClock::now()};
     asio::post(net_, [this, r = std::move(r)]() mutable { OnOutboxReading(std::move(r)); });
   });
 }
 
+std::chrono::seconds StatusTickInterval(int64_t queued, bool disk_below_watermark, bool faults, bool paused) {
+  const bool busy = queued > 0 || disk_below_watermark || faults || paused;
+  return std::chrono::seconds(busy ? 2 : 10);
+}
+
 void Agent::OnOutboxReading(OutboxReading r) {
   refresh_in_flight_ = false;
+  gate_.DiskWorkerAlive(r.read_at);
   if (r.space.ok()) OnSpace(*r.space);
   if (!r.stats.ok()) {
     std::string fault = "outbox: " + r.stats.status().message();

@@ -182,7 +182,7 @@ Result<std::optional<Batch>> SqliteOutbox::FormBatch(TimePoint now, const BatchL
   auto covering = db_->Cached("SELECT last_seq FROM batch_ranges WHERE first_seq <= ? ORDER BY first_seq DESC LIMIT 1");
   if (!covering.ok()) return covering.status();
   auto next_range =
-      db_->Cached("SELECT first_seq, last_seq FROM batch_ranges WHERE first_seq > ? ORDER BY first_seq LIMIT 1");
+      db_->Cached("SELECT first_seq, last_seq FROM batch_ranges WHERE first_seq >= ? ORDER BY first_seq LIMIT 1");
   if (!next_range.ok()) return next_range.status();
   auto read = db_->Cached(
       "SELECT r.seq, r.id, r.type, r.data, f.name, r.source_row, r.size FROM records r "

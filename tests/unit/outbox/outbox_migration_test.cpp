@@ -6,9 +6,12 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 
+#include "agent/outbox/schema.h"
+#include "agent/outbox/sqlite_db.h"
 #include "agent/util/hash.h"
 #include "tests/unit/outbox/outbox_test_support.h"
 
@@ -175,6 +178,53 @@ TEST_F(MigrationTest, AMigrationThatFailsMidwayLeavesTheVersionOneFileAndRunsAga
   Open();
   EXPECT_EQ(GetStats().queued, 59);
   EXPECT_EQ(GetStats().batches, 3);
+}
+
+// A version 2 file (sliced ingest, this build's own v2 migration) with a file half queued and a batch that
+// is not contiguous: v2 -> v3 keeps the progress, the batch's records and the queue order.
+TEST_F(OutboxTest, AVersionTwoFileWithProgressAndABatchMigrates) {
+  {
+    { std::ofstream create(path_); }
+    auto db = internal::Database::Open(path_, false, std::chrono::milliseconds(1000));
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    ASSERT_TRUE(internal::MigrateTo(**db, 2).ok());
+    std::string fill;
+    for (int seq = 1; seq <= 6; ++seq) {
+      const char* batch = seq == 2 || seq == 4 ? "'b1'" : seq == 3 ? "'b2'" : "NULL";
+      fill += "INSERT INTO records(seq, id, type, data, source_file, source_row, created_at, size, batch_id) VALUES(" +
+              std::to_string(seq) + ", 'r" + std::to_string(seq) + "', 'patient', '{}', 'big.csv', " +
+              std::to_string(seq + 1) + ", 0, 10, " + batch + ");";
+    }
+    fill +=
+        "INSERT INTO batches VALUES('b1', 0, 2, 0, 'HTTP 503', 2, 20);"
+        "INSERT INTO batches VALUES('b2', 0, 0, 0, '', 1, 10);"
+        "INSERT INTO file_progress VALUES('sha', 'big.csv', 7, 6, 1, 0);";
+    ASSERT_TRUE((*db)->Exec(fill.c_str(), "filling a v2 file").ok());
+  }
+  Outbox& ob = Open();
+  EXPECT_EQ(RawRows(path_, "PRAGMA user_version"), std::vector<std::string>{std::to_string(SchemaVersion())});
+  Stats s = GetStats();
+  EXPECT_EQ(s.queued, 6);
+  EXPECT_EQ(s.in_batches, 3);
+  EXPECT_EQ(s.batches, 2);
+  auto progress = ob.GetFileProgress("sha");
+  ASSERT_TRUE(progress.ok() && progress->has_value());
+  EXPECT_EQ((*progress)->rows_done, 7);
+  EXPECT_EQ(RawRows(path_, "SELECT first_seq, last_seq, batch_id FROM batch_ranges ORDER BY first_seq"),
+            (std::vector<std::string>{"2|2|b1", "3|3|b2", "4|4|b1"}));
+  auto first = ob.NextDueBatch(Now(), {10, 1 << 20});
+  ASSERT_TRUE(first.ok() && first->batch);
+  EXPECT_EQ(first->batch->batch_id, "b1");
+  EXPECT_EQ(testing::Ids(first->batch->records), (std::vector<std::string>{"r2", "r4"}));
+  EXPECT_EQ(first->batch->attempts, 2);
+  EXPECT_EQ(first->batch->records[0].source_file, "big.csv");
+  EXPECT_EQ(first->batch->records[0].source_row, 3);
+  auto second = ob.NextDueBatch(Now(), {10, 1 << 20});
+  ASSERT_TRUE(second.ok() && second->batch);
+  EXPECT_EQ(second->batch->batch_id, "b2");
+  auto fresh = ob.NextDueBatch(Now(), {10, 1 << 20});
+  ASSERT_TRUE(fresh.ok() && fresh->batch);
+  EXPECT_EQ(testing::Ids(fresh->batch->records), (std::vector<std::string>{"r1", "r5", "r6"}));
 }
 
 }  // namespace

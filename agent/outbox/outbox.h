@@ -188,7 +188,7 @@ struct Stats {
   // Batches handed out by THIS Outbox object and not yet resolved (0 through another connection: the mark
   // lives in the agent's memory only).
   int64_t in_flight = 0;
-  uint64_t file_bytes = 0;                   // on disk: database file + -wal file
+  uint64_t file_bytes = 0;  // on disk: database file + -wal file
   uint64_t used_bytes = 0;  // pages holding data ((page_count - freelist_count) * page_size): what IsFull compares
 };
 

@@ -8,6 +8,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <system_error>
 
 #include "agent/outbox/schema.h"
 
@@ -275,7 +277,15 @@ Result<std::unique_ptr<Outbox>> OpenOutbox(const OutboxOptions& options) {
     // The first read also tells a foreign or corrupt file (kDataLoss) before anything is written.
     if (Status st = RefuseNewerSchema(d); !st.ok()) return st;
     if (Status st = ConfigureWriter(d, options); !st.ok()) return st;
-    if (Status st = Migrate(d); !st.ok()) return st;
+    if (Status st = Migrate(d); !st.ok()) {
+      // A full disk must not keep an older outbox from opening (ARCHITECTURE.md "Durability rules"): the
+      // reserve its last run left gives the migration's rewrite room, once. Made again when there is space.
+      std::error_code ec;
+      if (st.code() != Code::kResourceExhausted || options.reserve_bytes == 0 ||
+          !std::filesystem::remove(options.path + ".reserve", ec))
+        return st;
+      if (Status again = Migrate(d); !again.ok()) return again;
+    }
   } else if (Status st = CheckSchemaVersion(d); !st.ok()) {
     return st;
   }

@@ -211,8 +211,7 @@ Result<SplitResult> SqliteOutbox::SplitBatchOnce(const std::string& batch_id) {
       if (part == 0 && r.first <= last_of_first) half_ranges.push_back({r.first, std::min(r.last, last_of_first)});
       if (part == 1 && r.last >= first_of_second) half_ranges.push_back({std::max(r.first, first_of_second), r.last});
     }
-    if (Status st = InsertBatch(part == 0 ? out.first_batch_id : out.second_batch_id, half_row, half_ranges);
-        !st.ok())
+    if (Status st = InsertBatch(part == 0 ? out.first_batch_id : out.second_batch_id, half_row, half_ranges); !st.ok())
       return st;
   }
   if (Status st = txn.Commit(); !st.ok()) return st;

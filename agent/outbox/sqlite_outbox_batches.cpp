@@ -77,8 +77,7 @@ Result<std::vector<SeqRange>> SqliteOutbox::LoadRanges(const std::string& batch_
   return out;
 }
 
-Status SqliteOutbox::ForEachRecord(const std::vector<SeqRange>& ranges, bool with_payload,
-                                   const RecordVisitor& visit) {
+Status SqliteOutbox::ForEachRecord(const std::vector<SeqRange>& ranges, bool with_payload, const RecordVisitor& visit) {
   auto stmt = db_->Cached(with_payload ? kRangeRecords : kRangeSizes);
   if (!stmt.ok()) return stmt.status();
   Record r;
@@ -198,16 +197,20 @@ Result<std::optional<Batch>> SqliteOutbox::FormBatch(TimePoint now, const BatchL
       StatementUse use(*covering);
       use.Bind(1, cur);
       int rc = use.Step();
-      if (rc == SQLITE_ROW && use.Int(0) >= cur) cur = use.Int(0) + 1;
-      else if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_->Error(rc, "forming a batch");
+      if (rc == SQLITE_ROW && use.Int(0) >= cur)
+        cur = use.Int(0) + 1;
+      else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_->Error(rc, "forming a batch");
     }
     std::optional<SeqRange> next;
     {
       StatementUse use(*next_range);
       use.Bind(1, cur);
       int rc = use.Step();
-      if (rc == SQLITE_ROW) next = SeqRange{use.Int(0), use.Int(1)};
-      else if (rc != SQLITE_DONE) return db_->Error(rc, "forming a batch");
+      if (rc == SQLITE_ROW)
+        next = SeqRange{use.Int(0), use.Int(1)};
+      else if (rc != SQLITE_DONE)
+        return db_->Error(rc, "forming a batch");
     }
     StatementUse use(*read);
     use.Bind(1, cur);
@@ -244,7 +247,7 @@ Result<std::optional<Batch>> SqliteOutbox::FormBatch(TimePoint now, const BatchL
   b.batch_id = std::move(*id);
   b.created_at = clock_->Now();
   b.newly_formed = true;
-  BatchRow row{ToMillis(b.created_at), 0, ToMillis(now), "", static_cast<int64_t>(b.records.size()),
+  BatchRow row{ToMillis(b.created_at),       0, ToMillis(now), "", static_cast<int64_t>(b.records.size()),
                static_cast<int64_t>(b.bytes)};
   if (Status st = InsertBatch(b.batch_id, row, ranges); !st.ok()) return st;
   return std::optional<Batch>(std::move(b));

@@ -52,8 +52,10 @@ class CountersTest : public OutboxTest {
     EXPECT_EQ(0, RawInt(path_,
                         "SELECT count(*) FROM batch_ranges a JOIN batch_ranges b ON a.first_seq < b.first_seq AND "
                         "a.last_seq >= b.first_seq"));
-    EXPECT_EQ(0, RawInt(path_, "SELECT count(*) FROM batches WHERE batch_id NOT IN (SELECT batch_id FROM batch_ranges)"));
-    EXPECT_EQ(0, RawInt(path_, "SELECT count(*) FROM batch_ranges WHERE batch_id NOT IN (SELECT batch_id FROM batches)"));
+    EXPECT_EQ(0,
+              RawInt(path_, "SELECT count(*) FROM batches WHERE batch_id NOT IN (SELECT batch_id FROM batch_ranges)"));
+    EXPECT_EQ(0,
+              RawInt(path_, "SELECT count(*) FROM batch_ranges WHERE batch_id NOT IN (SELECT batch_id FROM batches)"));
   }
 };
 
@@ -171,15 +173,15 @@ TEST_F(CountersTest, AckAndNextDueBatchAcknowledgesAndFormsInOneCall) {
   EXPECT_EQ(out->counts.returned, 2);
   ASSERT_TRUE(out->next.batch);
   EXPECT_TRUE(out->next.batch->newly_formed);
-  EXPECT_EQ(Ids(out->next.batch->records),
-            (std::vector<std::string>{recs[2].id, recs[3].id, recs[4].id, recs[5].id}));
+  EXPECT_EQ(Ids(out->next.batch->records), (std::vector<std::string>{recs[2].id, recs[3].id, recs[4].id, recs[5].id}));
   ExpectCountersTrue("after the combined call");
   // The next combined call acknowledges that batch whole and forms the rest.
   auto again = ob.AckAndNextDueBatch(BatchAck{out->next.batch->batch_id}, Now(), {4, 1 << 20});
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->counts.accepted, 4);
   ASSERT_TRUE(again->next.batch);
-  EXPECT_EQ(Ids(again->next.batch->records), (std::vector<std::string>{recs[6].id, recs[7].id, recs[8].id, recs[9].id}));
+  EXPECT_EQ(Ids(again->next.batch->records),
+            (std::vector<std::string>{recs[6].id, recs[7].id, recs[8].id, recs[9].id}));
   // An ack of a batch that is gone changes nothing and hands out nothing.
   auto gone = ob.AckAndNextDueBatch(BatchAck{first->batch->batch_id}, Now(), {4, 1 << 20});
   EXPECT_EQ(gone.status().code(), Code::kNotFound);

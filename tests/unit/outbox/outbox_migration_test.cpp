@@ -53,7 +53,8 @@ struct V1Contents {
 V1Contents ReadV1(const std::string& path) {
   V1Contents v;
   v.ids = RawRows(path, "SELECT id FROM records ORDER BY seq");
-  for (const std::string& row : RawRows(path, "SELECT batch_id, id FROM records WHERE batch_id IS NOT NULL ORDER BY seq")) {
+  for (const std::string& row :
+       RawRows(path, "SELECT batch_id, id FROM records WHERE batch_id IS NOT NULL ORDER BY seq")) {
     auto bar = row.find('|');
     v.batches[row.substr(0, bar)].push_back(row.substr(bar + 1));
   }
@@ -156,8 +157,8 @@ TEST_F(MigrationTest, TheBatchInFlightKeepsItsRecordsAroundTheBatchBetweenThem) 
   auto ranges = RawRows(path_, "SELECT batch_id, count(*) FROM batch_ranges GROUP BY batch_id ORDER BY 2");
   EXPECT_EQ(ranges.size(), 3u);
   EXPECT_EQ(ranges.back().substr(ranges.back().find('|') + 1), "2");  // Z: two runs
-  EXPECT_TRUE(RawRows(path_, "SELECT 1 FROM pragma_table_info('records') WHERE name IN ('batch_id', 'source_file')")
-                  .empty());
+  EXPECT_TRUE(
+      RawRows(path_, "SELECT 1 FROM pragma_table_info('records') WHERE name IN ('batch_id', 'source_file')").empty());
 }
 
 TEST_F(MigrationTest, AMigrationThatFailsMidwayLeavesTheVersionOneFileAndRunsAgain) {

@@ -2,9 +2,14 @@
 // it opens, keeps every record, batch, dead letter and file, drains exactly once with the persisted batches
 // re-sent under their ids, and a migration that fails midway leaves the file as it was.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -226,6 +231,55 @@ TEST_F(OutboxTest, AVersionTwoFileWithProgressAndABatchMigrates) {
   auto fresh = ob.NextDueBatch(Now(), {10, 1 << 20});
   ASSERT_TRUE(fresh.ok() && fresh->batch);
   EXPECT_EQ(testing::Ids(fresh->batch->records), (std::vector<std::string>{"r1", "r5", "r6"}));
+}
+
+// A v1 file large enough that its migration takes a while, killed (SIGKILL) at several moments while a child
+// opens it: afterwards it is either still v1 or v3, never in between, and opens with every record.
+TEST_F(OutboxTest, SigkillDuringTheMigrationLeavesAFileThatMigratesWhole) {
+  constexpr int kRecords = 60000;
+  int left_at_v1 = 0;  // kills that landed before the migration's commit
+  for (int round = 0; round < 4; ++round) {
+    std::filesystem::remove(path_);
+    {
+      { std::ofstream create(path_); }
+      auto db = internal::Database::Open(path_, false, std::chrono::milliseconds(1000));
+      ASSERT_TRUE(db.ok());
+      ASSERT_TRUE((*db)->Exec("PRAGMA journal_mode=WAL", "wal").ok());
+      ASSERT_TRUE(internal::MigrateTo(**db, 1).ok());
+      std::string fill =
+          "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < " + std::to_string(kRecords) +
+          ") INSERT INTO records(id, type, data, source_file, source_row, created_at, size, batch_id) "
+          "SELECT 'r' || i, 'patient', '{\"n\":\"' || printf('%0120d', i) || '\"}', 'f' || (i % 7) || '.csv', i, "
+          "0, 150, CASE WHEN i <= 500 THEN 'b1' END FROM n;"
+          "INSERT INTO batches VALUES('b1', 0, 0, 0, '', 500, 75000);";
+      ASSERT_TRUE((*db)->Exec(fill.c_str(), "filling a v1 file").ok());
+    }
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      auto ob = OpenOutbox(Options());
+      ::_exit(ob.ok() ? 0 : 1);
+    }
+    ::usleep(static_cast<useconds_t>(std::array<int, 4>{50, 250, 600, 3000}[round]) * 1000);
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    auto version = RawRows(path_, "PRAGMA user_version");
+    ASSERT_EQ(version.size(), 1u);
+    EXPECT_TRUE(version[0] == "1" || version[0] == std::to_string(SchemaVersion())) << version[0];
+    left_at_v1 += version[0] == "1" ? 1 : 0;
+    Outbox& ob = Open();
+    Stats s = GetStats();
+    EXPECT_EQ(s.queued, kRecords) << "round " << round << (WIFSIGNALED(status) ? " (killed)" : " (finished)");
+    EXPECT_EQ(s.in_batches, 500);
+    auto first = ob.NextDueBatch(Now(), {1000, 1 << 30});
+    ASSERT_TRUE(first.ok() && first->batch);
+    EXPECT_EQ(first->batch->batch_id, "b1");
+    EXPECT_EQ(first->batch->records.size(), 500u);
+    EXPECT_EQ(RawRows(path_, "SELECT count(*) FROM files"), std::vector<std::string>{"7"});
+    outbox_.reset();
+  }
+  std::printf("killed before the migration committed in %d of 4 rounds\n", left_at_v1);
 }
 
 }  // namespace

@@ -176,14 +176,14 @@ TEST_F(CountersTest, AckAndNextDueBatchAcknowledgesAndFormsInOneCall) {
   EXPECT_EQ(Ids(out->next.batch->records), (std::vector<std::string>{recs[2].id, recs[3].id, recs[4].id, recs[5].id}));
   ExpectCountersTrue("after the combined call");
   // The next combined call acknowledges that batch whole and forms the rest.
-  auto again = ob.AckAndNextDueBatch(BatchAck{out->next.batch->batch_id}, Now(), {4, 1 << 20});
+  auto again = ob.AckAndNextDueBatch(BatchAck{out->next.batch->batch_id, true, {}, {}}, Now(), {4, 1 << 20});
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->counts.accepted, 4);
   ASSERT_TRUE(again->next.batch);
   EXPECT_EQ(Ids(again->next.batch->records),
             (std::vector<std::string>{recs[6].id, recs[7].id, recs[8].id, recs[9].id}));
   // An ack of a batch that is gone changes nothing and hands out nothing.
-  auto gone = ob.AckAndNextDueBatch(BatchAck{first->batch->batch_id}, Now(), {4, 1 << 20});
+  auto gone = ob.AckAndNextDueBatch(BatchAck{first->batch->batch_id, true, {}, {}}, Now(), {4, 1 << 20});
   EXPECT_EQ(gone.status().code(), Code::kNotFound);
   EXPECT_EQ(GetStats().queued, 4);
   EXPECT_EQ(GetStats().in_flight, 1);

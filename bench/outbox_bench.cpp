@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "agent/outbox/outbox.h"
@@ -123,7 +124,7 @@ Timing EnqueueBare(const std::string& path, int64_t rows, int64_t rows_per_file)
   MustExec(db, "PRAGMA temp_store=MEMORY");
   sqlite3_stmt* insert = nullptr;
   if (sqlite3_prepare_v2(db,
-                         "INSERT INTO records(id, type, data, source_file, source_row, created_at, size) "
+                         "INSERT INTO records(id, type, data, file_id, source_row, created_at, size) "
                          "VALUES(?, ?, ?, ?, ?, ?, ?)",
                          -1, &insert, nullptr) != SQLITE_OK)
     Die(sqlite3_errmsg(db));
@@ -138,7 +139,7 @@ Timing EnqueueBare(const std::string& path, int64_t rows, int64_t rows_per_file)
       sqlite3_bind_text(insert, 1, r.id.data(), static_cast<int>(r.id.size()), SQLITE_STATIC);
       sqlite3_bind_text(insert, 2, r.type.data(), static_cast<int>(r.type.size()), SQLITE_STATIC);
       sqlite3_bind_text(insert, 3, r.data_json.data(), static_cast<int>(r.data_json.size()), SQLITE_STATIC);
-      sqlite3_bind_text(insert, 4, r.source_file.data(), static_cast<int>(r.source_file.size()), SQLITE_STATIC);
+      sqlite3_bind_int64(insert, 4, file + 1);  // the file's id (schema v3 stores each name once)
       sqlite3_bind_int64(insert, 5, r.source_row);
       sqlite3_bind_int64(insert, 6, 0);
       sqlite3_bind_int64(insert, 7, static_cast<int64_t>(r.data_json.size()));
@@ -174,6 +175,30 @@ DrainFigures Drain(const std::string& path, int64_t rows) {
     if (!acked.ok()) Die(acked.status().ToString());
     f.records += acked->accepted;
     ++f.batches;
+  }
+  f.time = watch.Elapsed();
+  if (f.records != rows) Die("drained " + std::to_string(f.records) + " of " + std::to_string(rows));
+  return f;
+}
+
+// The pipelined drain's call: each batch acknowledged in the transaction that forms the next.
+DrainFigures DrainCombined(const std::string& path, int64_t rows) {
+  EnqueueViaApi(path, rows, rows);
+  auto ob = MustOpen(path);
+  DrainFigures f;
+  BatchLimits limits{500, 1 << 20};
+  Stopwatch watch;
+  auto next = ob->NextDueBatch(std::chrono::system_clock::now(), limits);
+  if (!next.ok()) Die(next.status().ToString());
+  std::optional<opescare::outbox::Batch> batch = std::move(next->batch);
+  while (batch) {
+    opescare::outbox::BatchAck ack;
+    ack.batch_id = batch->batch_id;
+    auto out = ob->AckAndNextDueBatch(ack, std::chrono::system_clock::now(), limits);
+    if (!out.ok()) Die(out.status().ToString());
+    f.records += out->counts.accepted;
+    ++f.batches;
+    batch = std::move(out->next.batch);
   }
   f.time = watch.Elapsed();
   if (f.records != rows) Die("drained " + std::to_string(f.records) + " of " + std::to_string(rows));
@@ -225,6 +250,16 @@ int main(int argc, char** argv) {
       "%.0f records per CPU-second)\n",
       rate(d.records, d.time.wall), static_cast<long long>(d.batches), d.time.wall,
       1000.0 * d.time.wall / static_cast<double>(d.batches), rate(d.records, d.time.cpu));
+
+  {
+    DrainFigures c = DrainCombined(work + "/drain2.db", drain_rows);
+    std::printf(
+        "drain    AckAndNextDueBatch x500   : %9.0f records/s  (%lld batches in %.2f s, %.2f ms/batch; "
+        "%.0f records per CPU-second)\n",
+        rate(c.records, c.time.wall), static_cast<long long>(c.batches), c.time.wall,
+        1000.0 * c.time.wall / static_cast<double>(c.batches), rate(c.records, c.time.cpu));
+    std::printf("         combined / separate calls : %9.0f %% by wall time\n", 100.0 * d.time.wall / c.time.wall);
+  }
 
   std::filesystem::remove_all(work);
   return 0;

@@ -130,6 +130,20 @@ struct AckCounts {
   int64_t returned = 0;  // neither accepted nor rejected: back to pending, to be sent in a later batch
 };
 
+// A receipt's effect on its batch, for AckAndNextDueBatch.
+struct BatchAck {
+  std::string batch_id;
+  // true: AckAll (2xx without "rejected", 409 duplicate_batch). false: AckPartial with the two lists.
+  bool all = true;
+  std::vector<std::string> accepted;
+  std::vector<Rejection> rejected;
+};
+
+struct AckAndNext {
+  AckCounts counts;  // what the ack did
+  NextBatch next;    // what NextDueBatch(now, limits) returns once the ack is done
+};
+
 struct SplitResult {
   std::string first_batch_id;   // the first half in queue order (n/2 records)
   std::string second_batch_id;  // the rest
@@ -169,7 +183,12 @@ struct Stats {
   int64_t files = 0;                         // ingested files recorded
   int64_t oldest_queued_age_seconds = 0;     // age of the first queued record; 0 when empty
   std::optional<TimePoint> next_attempt_at;  // earliest next_attempt_at among batches
-  uint64_t file_bytes = 0;                   // on disk: database file + -wal file
+  uint64_t queued_bytes = 0;                 // sum of RecordWireSize over the queued records
+  uint64_t pending_bytes = 0;                // of those, over the pending ones
+  // Batches handed out by THIS Outbox object and not yet resolved (0 through another connection: the mark
+  // lives in the agent's memory only).
+  int64_t in_flight = 0;
+  uint64_t file_bytes = 0;  // on disk: database file + -wal file
   uint64_t used_bytes = 0;  // pages holding data ((page_count - freelist_count) * page_size): what IsFull compares
 };
 
@@ -241,6 +260,20 @@ class Outbox {
   // other record of the batch goes back to pending (kept in queue order). Ids not in the batch are ignored.
   virtual Result<AckCounts> AckPartial(const std::string& batch_id, const std::vector<std::string>& accepted,
                                        const std::vector<Rejection>& rejected) = 0;
+  // The ack (AckAll or AckPartial, as ack.all says) and then NextDueBatch(now, limits), committed in ONE
+  // transaction: the pipelined drain forms the next batch in the commit that acknowledges the last. When the ack
+  // fails (kNotFound for a batch already gone, ...) nothing changes and no batch is handed out. The default
+  // (e.g. a test fake) makes the two calls one after the other.
+  virtual Result<AckAndNext> AckAndNextDueBatch(const BatchAck& ack, TimePoint now, const BatchLimits& limits) {
+    AckAndNext out;
+    auto counts = ack.all ? AckAll(ack.batch_id) : AckPartial(ack.batch_id, ack.accepted, ack.rejected);
+    if (!counts.ok()) return counts.status();
+    out.counts = *counts;
+    auto next = NextDueBatch(now, limits);
+    if (!next.ok()) return next.status();
+    out.next = std::move(*next);
+    return out;
+  }
   // Keeps the batch (same id, same records) for a retry at next_attempt_at; count_attempt=false for
   // failures that are not the batch's fault (413 handling, shutdown).
   virtual Status RescheduleBatch(const std::string& batch_id, TimePoint next_attempt_at, const std::string& error,

@@ -81,6 +81,93 @@ CREATE TABLE file_progress(
   updated_at INTEGER NOT NULL
 );
 )sql"},
+    {3, R"sql(
+-- The write-once outbox. A record's row is written when it is queued and deleted when the server names it;
+-- nothing marks it in between. A batch is a list of seq ranges (batch_ranges): one range in the common case,
+-- more when it took records returned to pending between other batches. A record is pending when no range
+-- holds its seq. New seqs are always above every range (a batch's records exist until the batch is gone, and
+-- SQLite gives a new row max(seq)+1), so a range never gains a record.
+
+-- The v1/v2 batches keep their ids and attempt state; their counts are made exact and empty ones dropped.
+UPDATE batches SET record_count = (SELECT count(*) FROM records WHERE records.batch_id = batches.batch_id),
+                   bytes = (SELECT coalesce(sum(size), 0) FROM records WHERE records.batch_id = batches.batch_id);
+DELETE FROM batches WHERE record_count = 0;
+
+CREATE TABLE batch_ranges(
+  first_seq INTEGER PRIMARY KEY,    -- ranges never overlap
+  last_seq INTEGER NOT NULL,
+  batch_id TEXT NOT NULL            -- batches.batch_id
+);
+CREATE INDEX batch_ranges_by_batch ON batch_ranges(batch_id);
+-- A v1 batch's records in maximal runs of consecutive rows (in seq order) of that batch.
+INSERT INTO batch_ranges(first_seq, last_seq, batch_id)
+  SELECT min(seq), max(seq), batch_id FROM (
+    SELECT seq, batch_id, sum(brk) OVER (ORDER BY seq) AS run FROM (
+      SELECT seq, batch_id, (batch_id IS NOT lag(batch_id) OVER (ORDER BY seq)) AS brk FROM records))
+  WHERE batch_id IN (SELECT batch_id FROM batches)
+  GROUP BY run;
+
+-- Each source file's name once.
+CREATE TABLE files(
+  file_id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE
+);
+INSERT INTO files(name)
+  SELECT source_file FROM records WHERE source_file <> ''
+  UNION SELECT source_file FROM dead_letters WHERE source_file <> '';
+
+-- The figures GetStats reports, kept by every write in its own transaction (no count(*) when asked).
+CREATE TABLE counters(
+  only INTEGER PRIMARY KEY CHECK (only = 1),
+  queued INTEGER NOT NULL,          -- records (pending + in batches)
+  queued_bytes INTEGER NOT NULL,    -- their sizes
+  batched INTEGER NOT NULL,         -- records in batches
+  batched_bytes INTEGER NOT NULL,
+  batches INTEGER NOT NULL,
+  dead INTEGER NOT NULL,            -- dead letters
+  files INTEGER NOT NULL            -- ingested_files rows
+);
+INSERT INTO counters VALUES(1,
+  (SELECT count(*) FROM records), (SELECT coalesce(sum(size), 0) FROM records),
+  (SELECT coalesce(sum(record_count), 0) FROM batches), (SELECT coalesce(sum(bytes), 0) FROM batches),
+  (SELECT count(*) FROM batches), (SELECT count(*) FROM dead_letters), (SELECT count(*) FROM ingested_files));
+
+-- Records and dead letters without their batch mark and with their file by id (rewritten once, in seq order).
+CREATE TABLE records_v3(
+  seq INTEGER PRIMARY KEY,          -- queue order
+  id TEXT NOT NULL,                 -- stable record id; the server de-duplicates by it
+  type TEXT NOT NULL,
+  data TEXT NOT NULL,               -- the record's "data" object, JSON text
+  file_id INTEGER,                  -- files.file_id; NULL for a record queued without a file
+  source_row INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  size INTEGER NOT NULL             -- RecordWireSize
+);
+INSERT INTO records_v3(seq, id, type, data, file_id, source_row, created_at, size)
+  SELECT seq, id, type, data, (SELECT file_id FROM files WHERE name = source_file), source_row, created_at, size
+  FROM records ORDER BY seq;
+DROP TABLE records;
+ALTER TABLE records_v3 RENAME TO records;
+
+CREATE TABLE dead_letters_v3(
+  id TEXT PRIMARY KEY,
+  type TEXT NOT NULL,
+  data TEXT NOT NULL,
+  file_id INTEGER,
+  source_row INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  error TEXT NOT NULL,
+  message TEXT NOT NULL,
+  dead_at INTEGER NOT NULL
+);
+INSERT INTO dead_letters_v3(id, type, data, file_id, source_row, created_at, size, error, message, dead_at)
+  SELECT id, type, data, (SELECT file_id FROM files WHERE name = source_file), source_row, created_at, size, error,
+         message, dead_at
+  FROM dead_letters ORDER BY rowid;
+DROP TABLE dead_letters;
+ALTER TABLE dead_letters_v3 RENAME TO dead_letters;
+)sql"},
 };
 
 Result<int64_t> UserVersion(Database& db) { return db.QueryInt("PRAGMA user_version"); }
@@ -110,20 +197,21 @@ Status MigrateTo(Database& db, int target) {
                                 " is an SQLite database of another program (it has tables but no outbox schema "
                                 "version): point outbox.path at a new file");
   }
+  // Every step up to `target` in ONE transaction with the user_version bump: a crash leaves the file as it
+  // was (WAL rollback), and the next start migrates it again from there.
+  Transaction txn(db);
+  if (Status st = txn.Begin("upgrading the schema"); !st.ok()) return st;
+  // Another process may have migrated while we waited for the lock.
+  auto now_version = UserVersion(db);
+  if (!now_version.ok()) return now_version.status();
+  if (*now_version >= target) return Status::Ok();
   for (const Migration& m : kMigrations) {
-    if (m.version <= *version || m.version > target) continue;
-    Transaction txn(db);
-    if (Status st = txn.Begin("upgrading the schema"); !st.ok()) return st;
-    // Another process may have migrated while we waited for the lock.
-    auto now_version = UserVersion(db);
-    if (!now_version.ok()) return now_version.status();
-    if (*now_version >= m.version) continue;
+    if (m.version <= *now_version || m.version > target) continue;
     if (Status st = db.Exec(m.sql, "upgrading the schema to version " + std::to_string(m.version)); !st.ok()) return st;
-    std::string bump = "PRAGMA user_version=" + std::to_string(m.version);
-    if (Status st = db.Exec(bump.c_str(), "recording the schema version"); !st.ok()) return st;
-    if (Status st = txn.Commit(); !st.ok()) return st;
   }
-  return Status::Ok();
+  std::string bump = "PRAGMA user_version=" + std::to_string(target);
+  if (Status st = db.Exec(bump.c_str(), "recording the schema version"); !st.ok()) return st;
+  return txn.Commit();
 }
 
 Status RefuseNewerSchema(Database& db) {

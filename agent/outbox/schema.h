@@ -8,8 +8,9 @@ namespace opescare::outbox::internal {
 // The version the last migration produces.
 int LatestSchemaVersion();
 
-// Applies every migration above the file's user_version, each in its own transaction together with its
-// user_version bump. A file newer than LatestSchemaVersion() is refused with kFailedPrecondition.
+// Applies every migration above the file's user_version in ONE transaction together with the user_version
+// bump (a crash midway leaves the file at its old version, migrated again on the next open).
+// A file newer than LatestSchemaVersion() is refused with kFailedPrecondition.
 Status Migrate(Database& db);
 // Migrate, stopping at version `target` (tests make files of an older schema with it).
 Status MigrateTo(Database& db, int target);

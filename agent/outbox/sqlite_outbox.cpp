@@ -8,6 +8,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <system_error>
 
 #include "agent/outbox/schema.h"
 
@@ -140,26 +142,31 @@ Result<Stats> SqliteOutbox::GetStats() {
   Transaction txn(*db_);  // one snapshot for every figure
   if (Status st = txn.Begin("reading statistics", /*write=*/false); !st.ok()) return st;
   Stats s;
-  auto queued = db_->QueryInt("SELECT count(*) FROM records");
-  if (!queued.ok()) return queued.status();
-  s.queued = *queued;
   {
-    auto stmt = db_->Cached("SELECT count(*), coalesce(sum(record_count), 0), min(next_attempt_at) FROM batches");
+    // The counters every write keeps (schema.cpp): O(1), however long the queue.
+    auto stmt = db_->Cached("SELECT queued, queued_bytes, batched, batched_bytes, batches, dead, files FROM counters");
     if (!stmt.ok()) return stmt.status();
     StatementUse use(*stmt);
     int rc = use.Step();
-    if (rc != SQLITE_ROW) return db_->Error(rc, "counting batches");
-    s.batches = use.Int(0);
-    s.in_batches = use.Int(1);
-    if (!use.IsNull(2)) s.next_attempt_at = FromMillis(use.Int(2));
+    if (rc != SQLITE_ROW) return db_->Error(rc, "reading the outbox's counters");
+    s.queued = use.Int(0);
+    s.queued_bytes = static_cast<uint64_t>(use.Int(1));
+    s.in_batches = use.Int(2);
+    s.pending = s.queued - s.in_batches;
+    s.pending_bytes = static_cast<uint64_t>(use.Int(1) - use.Int(3));
+    s.batches = use.Int(4);
+    s.dead = use.Int(5);
+    s.files = use.Int(6);
   }
-  s.pending = s.queued - s.in_batches;
-  auto dead = db_->QueryInt("SELECT count(*) FROM dead_letters");
-  if (!dead.ok()) return dead.status();
-  s.dead = *dead;
-  auto files = db_->QueryInt("SELECT count(*) FROM ingested_files");
-  if (!files.ok()) return files.status();
-  s.files = *files;
+  s.in_flight = static_cast<int64_t>(in_flight_.size());
+  auto next = db_->Cached("SELECT min(next_attempt_at) FROM batches");  // batches_by_due: O(1)
+  if (!next.ok()) return next.status();
+  {
+    StatementUse use(*next);
+    int rc = use.Step();
+    if (rc != SQLITE_ROW) return db_->Error(rc, "reading the next attempt");
+    if (!use.IsNull(0)) s.next_attempt_at = FromMillis(use.Int(0));
+  }
   if (s.queued > 0) {
     // The first record in queue order is the oldest (requeued dead letters aside): O(1), not a scan.
     auto oldest = db_->QueryInt("SELECT created_at FROM records ORDER BY seq LIMIT 1");
@@ -270,7 +277,15 @@ Result<std::unique_ptr<Outbox>> OpenOutbox(const OutboxOptions& options) {
     // The first read also tells a foreign or corrupt file (kDataLoss) before anything is written.
     if (Status st = RefuseNewerSchema(d); !st.ok()) return st;
     if (Status st = ConfigureWriter(d, options); !st.ok()) return st;
-    if (Status st = Migrate(d); !st.ok()) return st;
+    if (Status st = Migrate(d); !st.ok()) {
+      // A full disk must not keep an older outbox from opening (ARCHITECTURE.md "Durability rules"): the
+      // reserve its last run left gives the migration's rewrite room, once. Made again when there is space.
+      std::error_code ec;
+      if (st.code() != Code::kResourceExhausted || options.reserve_bytes == 0 ||
+          !std::filesystem::remove(options.path + ".reserve", ec))
+        return st;
+      if (Status again = Migrate(d); !again.ok()) return again;
+    }
   } else if (Status st = CheckSchemaVersion(d); !st.ok()) {
     return st;
   }

@@ -5,11 +5,14 @@ namespace opescare::outbox::internal {
 namespace {
 
 constexpr char kRequeueOne[] =
-    "INSERT INTO records(id, type, data, source_file, source_row, created_at, size) "
-    "SELECT id, type, data, source_file, source_row, created_at, size FROM dead_letters WHERE id=?";
+    "INSERT INTO records(id, type, data, file_id, source_row, created_at, size) "
+    "SELECT id, type, data, file_id, source_row, created_at, size FROM dead_letters WHERE id=?";
 constexpr char kRequeueAll[] =
-    "INSERT INTO records(id, type, data, source_file, source_row, created_at, size) "
-    "SELECT id, type, data, source_file, source_row, created_at, size FROM dead_letters ORDER BY rowid";
+    "INSERT INTO records(id, type, data, file_id, source_row, created_at, size) "
+    "SELECT id, type, data, file_id, source_row, created_at, size FROM dead_letters ORDER BY rowid";
+// What a move takes out of dead letters, for the counters (an explicit CLI action, not a timer).
+constexpr char kSizeOne[] = "SELECT count(*), coalesce(sum(size), 0) FROM dead_letters WHERE id=?";
+constexpr char kSizeAll[] = "SELECT count(*), coalesce(sum(size), 0) FROM dead_letters";
 constexpr char kPurgeOne[] = "DELETE FROM dead_letters WHERE id=?";
 constexpr char kPurgeAll[] = "DELETE FROM dead_letters";
 
@@ -18,10 +21,12 @@ constexpr char kPurgeAll[] = "DELETE FROM dead_letters";
 Result<std::vector<DeadLetter>> SqliteOutbox::ListDeadLetters(const DeadLetterQuery& q) {
   if (Status st = Usable(); !st.ok()) return st;
   // Two statements rather than string-built SQL, so each stays cached.
-  const char* sql = q.newest_first ? "SELECT id, type, source_file, source_row, error, message, dead_at, "
-                                     "CASE WHEN ? THEN data ELSE '' END FROM dead_letters ORDER BY rowid DESC LIMIT ?"
-                                   : "SELECT id, type, source_file, source_row, error, message, dead_at, "
-                                     "CASE WHEN ? THEN data ELSE '' END FROM dead_letters ORDER BY rowid LIMIT ?";
+  const char* sql =
+      q.newest_first
+          ? "SELECT d.id, d.type, f.name, d.source_row, d.error, d.message, d.dead_at, CASE WHEN ? THEN d.data ELSE "
+            "'' END FROM dead_letters d LEFT JOIN files f ON f.file_id = d.file_id ORDER BY d.rowid DESC LIMIT ?"
+          : "SELECT d.id, d.type, f.name, d.source_row, d.error, d.message, d.dead_at, CASE WHEN ? THEN d.data ELSE "
+            "'' END FROM dead_letters d LEFT JOIN files f ON f.file_id = d.file_id ORDER BY d.rowid LIMIT ?";
   auto stmt = db_->Cached(sql);
   if (!stmt.ok()) return stmt.status();
   StatementUse use(*stmt);
@@ -52,7 +57,23 @@ Result<int64_t> SqliteOutbox::MoveDeadLetters(const std::vector<std::string>* id
   Transaction txn(*db_);
   if (Status st = txn.Begin(what); !st.ok()) return st;
   int64_t moved = 0;
+  CounterDelta d;
+  auto count = [&](const std::string* id) -> Status {
+    auto stmt = db_->Cached(id ? kSizeOne : kSizeAll);
+    if (!stmt.ok()) return stmt.status();
+    StatementUse use(*stmt);
+    if (id) use.Bind(1, *id);
+    int rc = use.Step();
+    if (rc != SQLITE_ROW) return db_->Error(rc, what);
+    d.dead -= use.Int(0);
+    if (requeue) {
+      d.queued += use.Int(0);
+      d.queued_bytes += use.Int(1);
+    }
+    return Status::Ok();
+  };
   if (ids == nullptr) {
+    if (Status st = count(nullptr); !st.ok()) return st;
     if (requeue) {
       if (Status st = db_->Exec(kRequeueAll, what); !st.ok()) return st;
     }
@@ -60,6 +81,7 @@ Result<int64_t> SqliteOutbox::MoveDeadLetters(const std::vector<std::string>* id
     moved = db_->Changes();
   } else {
     for (const std::string& id : *ids) {
+      if (Status st = count(&id); !st.ok()) return st;
       if (requeue) {
         if (auto st = RunCounting(kRequeueOne, id, what); !st.ok()) return st.status();
       }
@@ -68,6 +90,7 @@ Result<int64_t> SqliteOutbox::MoveDeadLetters(const std::vector<std::string>* id
       moved += *deleted;
     }
   }
+  if (Status st = ApplyCounters(d); !st.ok()) return st;
   if (Status st = txn.Commit(); !st.ok()) return st;
   if (requeue && moved > 0) pending_floor_ = 0;  // new rows may reuse seqs below the floor
   return moved;

@@ -41,16 +41,20 @@ class SqliteEnqueueTransaction final : public EnqueueTransaction {
       }
       if (rc != SQLITE_DONE) return Fail(db_.Error(rc, "queueing records"));
     }
+    auto file_id = FileId(r.source_file);
+    if (!file_id.ok()) return Fail(file_id.status());
+    const auto size = static_cast<int64_t>(RecordWireSize(r));
     StatementUse use(insert_);
     use.Bind(1, r.id);
     use.Bind(2, r.type);
     use.Bind(3, r.data_json);
-    use.Bind(4, r.source_file);
+    if (*file_id > 0) use.Bind(4, *file_id);  // else NULL: no file
     use.Bind(5, r.source_row);
     use.Bind(6, created_at_);
-    use.Bind(7, static_cast<int64_t>(RecordWireSize(r)));
+    use.Bind(7, size);
     int rc = use.Step();
     if (rc != SQLITE_DONE) return Fail(db_.Error(rc, "queueing records"));
+    slice_bytes_ += size;
     // Rowids grow within a transaction, so the first is the lowest this slice adds.
     if (slice_inserted_++ == 0) first_seq_ = sqlite3_last_insert_rowid(db_.handle());
     return Status::Ok();
@@ -79,6 +83,7 @@ class SqliteEnqueueTransaction final : public EnqueueTransaction {
       int rc = use.Step();
       if (rc != SQLITE_DONE) return Fail(db_.Error(rc, "recording the file's progress"));
     }
+    if (Status st = CountSlice(0); !st.ok()) return Fail(std::move(st));
     if (Status st = txn_.Commit(); !st.ok()) return Fail(std::move(st));
     EndSlice();
     return Status::Ok();
@@ -90,8 +95,10 @@ class SqliteEnqueueTransaction final : public EnqueueTransaction {
     if (!holds_outbox_) {
       if (Status st = OpenSlice(); !st.ok()) return Fail(std::move(st));
     }
+    int64_t files = 0;
     if (file) {
       if (file->sha256.empty()) return Fail(InvalidArgument("outbox: a file's SHA-256 must not be empty"));
+      files = 1;
       auto known = RecordFile(*file);
       if (!known.ok()) return Fail(known.status());
       if (*known) {
@@ -104,6 +111,7 @@ class SqliteEnqueueTransaction final : public EnqueueTransaction {
         return EnqueueCounts{committed_.inserted, added_ - committed_.inserted, true};
       }
     }
+    if (Status st = CountSlice(files); !st.ok()) return Fail(std::move(st));
     if (Status st = txn_.Commit(); !st.ok()) return Fail(std::move(st));
     EndSlice();
     done_ = true;
@@ -118,7 +126,7 @@ class SqliteEnqueueTransaction final : public EnqueueTransaction {
     if (Status st = owner_.ReserveHeldForIngest(); !st.ok()) return st;
     if (Status st = txn_.Begin("queueing records"); !st.ok()) return st;
     auto insert = db_.Cached(
-        "INSERT INTO records(id, type, data, source_file, source_row, created_at, size) VALUES(?, ?, ?, ?, ?, ?, ?)");
+        "INSERT INTO records(id, type, data, file_id, source_row, created_at, size) VALUES(?, ?, ?, ?, ?, ?, ?)");
     if (!insert.ok()) return insert.status();
     insert_ = *insert;
     // Most of the time there are no dead letters: skip the per-record lookup then. Asked again per slice:
@@ -133,8 +141,43 @@ class SqliteEnqueueTransaction final : public EnqueueTransaction {
     }
     owner_.enqueue_open_ = true;
     holds_outbox_ = true;
-    slice_inserted_ = slice_skipped_ = 0;
+    slice_inserted_ = slice_skipped_ = slice_bytes_ = 0;
+    file_name_.clear();
+    file_id_ = 0;  // a file row made in a rolled-back slice is gone: look the name up again in each slice
     return Status::Ok();
+  }
+
+  // The id of the file name in the files table, added in this transaction when new; 0 for "" (no file). The
+  // records of a file share its name, so this is one lookup per slice.
+  Result<int64_t> FileId(const std::string& name) {
+    if (name.empty()) return int64_t{0};
+    if (file_id_ > 0 && name == file_name_) return file_id_;
+    auto add = db_.Cached("INSERT INTO files(name) VALUES(?) ON CONFLICT(name) DO NOTHING");
+    if (!add.ok()) return add.status();
+    {
+      StatementUse use(*add);
+      use.Bind(1, name);
+      int rc = use.Step();
+      if (rc != SQLITE_DONE) return db_.Error(rc, "recording a file name");
+    }
+    auto find = db_.Cached("SELECT file_id FROM files WHERE name=?");
+    if (!find.ok()) return find.status();
+    StatementUse use(*find);
+    use.Bind(1, name);
+    int rc = use.Step();
+    if (rc != SQLITE_ROW) return db_.Error(rc, "recording a file name");
+    file_name_ = name;
+    file_id_ = use.Int(0);
+    return file_id_;
+  }
+
+  // The slice's records (and the file, when it ends) join the counters, in the slice's transaction.
+  Status CountSlice(int64_t files) {
+    CounterDelta d;
+    d.queued = slice_inserted_;
+    d.queued_bytes = slice_bytes_;
+    d.files = files;
+    return owner_.ApplyCounters(d);
   }
 
   // Inserts the file's row and removes its progress (any slices of it, from this run or an interrupted one);
@@ -169,7 +212,7 @@ class SqliteEnqueueTransaction final : public EnqueueTransaction {
     committed_.inserted += slice_inserted_;
     committed_.skipped += slice_skipped_;
     if (slice_inserted_ > 0) owner_.LowerPendingFloor(first_seq_);
-    slice_inserted_ = slice_skipped_ = 0;
+    slice_inserted_ = slice_skipped_ = slice_bytes_ = 0;
     Close();
   }
 
@@ -195,7 +238,9 @@ class SqliteEnqueueTransaction final : public EnqueueTransaction {
   int64_t created_at_ = 0;
   int64_t added_ = 0;
   int64_t first_seq_ = 0;  // seq of the first record inserted in the current slice
-  int64_t slice_inserted_ = 0, slice_skipped_ = 0;
+  int64_t slice_inserted_ = 0, slice_skipped_ = 0, slice_bytes_ = 0;
+  std::string file_name_;  // the name file_id_ belongs to (this slice's cache)
+  int64_t file_id_ = 0;
   EnqueueCounts committed_;  // over the slices committed so far
   Status failed_;
   bool done_ = false;

@@ -80,12 +80,19 @@ Result<NextBatch> SqliteOutbox::NextDueBatch(TimePoint now, const BatchLimits& l
 }
 
 Result<AckCounts> SqliteOutbox::AckAll(const std::string& batch_id) {
-  return WithReserve([&] { return AckAllOnce(batch_id); });
+  BatchAck ack;
+  ack.batch_id = batch_id;
+  return WithReserve([&] { return AckOnce(ack); });
 }
 
 Result<AckCounts> SqliteOutbox::AckPartial(const std::string& batch_id, const std::vector<std::string>& accepted,
                                            const std::vector<Rejection>& rejected) {
-  return WithReserve([&] { return AckPartialOnce(batch_id, accepted, rejected); });
+  BatchAck ack{batch_id, false, accepted, rejected};
+  return WithReserve([&] { return AckOnce(ack); });
+}
+
+Result<AckAndNext> SqliteOutbox::AckAndNextDueBatch(const BatchAck& ack, TimePoint now, const BatchLimits& limits) {
+  return WithReserve([&] { return AckAndNextOnce(ack, now, limits); });
 }
 
 Status SqliteOutbox::RescheduleBatch(const std::string& batch_id, TimePoint next_attempt_at, const std::string& error,

@@ -150,7 +150,7 @@ def outbox_snapshot(db_path, scratch):
     try:
         snap = {"integrity": db.execute("PRAGMA integrity_check").fetchall(),
                 "records": db.execute("SELECT count(*) FROM records").fetchone()[0],
-                "distinct_rows": db.execute("SELECT count(DISTINCT source_file || ':' || source_row) FROM records")
+                "distinct_rows": db.execute("SELECT count(DISTINCT file_id || ':' || source_row) FROM records")
                 .fetchone()[0],
                 "files": db.execute("SELECT sha256, name, rows_ok FROM ingested_files ORDER BY rowid").fetchall(),
                 "progress": db.execute("SELECT sha256, rows_done, rows_ok FROM file_progress").fetchall()

@@ -179,7 +179,7 @@ TEST_F(OutboxTest, AVersionOneFileWithRecordsOpensAndMigrates) {
   outbox_.reset();
   auto db = internal::Database::Open(path_, true, std::chrono::milliseconds(1000));
   ASSERT_TRUE(db.ok());
-  EXPECT_EQ(*(*db)->QueryInt("PRAGMA user_version"), 2);
+  EXPECT_EQ(*(*db)->QueryInt("PRAGMA user_version"), SchemaVersion());
 }
 
 }  // namespace

@@ -267,6 +267,19 @@ TEST_F(SpaceTest, IngestDoesNotTakeTheRoomAReleasedReserveGaveToDelivery) {
   EXPECT_EQ(GetStats().queued, 5);
 }
 
+TEST_F(SpaceTest, AnOlderOutboxMigratesOnAFullDiskInTheRoomOfTheReserveItsLastRunLeft) {
+  std::filesystem::copy_file(std::string(OB_TEST_DATA_DIR) + "/outbox_v1/outbox_v010.db", path_);
+  ASSERT_TRUE(PreallocateFile(g_reserve_path, 1 << 20).ok());
+  g_disk_full = true;
+  auto ob = OpenOutbox(Options());
+  ASSERT_TRUE(ob.ok()) << ob.status().ToString();
+  EXPECT_GT(g_failed_writes, 0);  // the first attempt met the full disk
+  auto stats = (*ob)->GetStats();
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->queued, 59);
+  EXPECT_EQ(stats->batches, 3);
+}
+
 TEST_F(SpaceTest, AReadOnlyOutboxKeepsNoReserve) {
   Open();
   outbox_.reset();

@@ -26,6 +26,7 @@
 #include "agent/config/config.h"
 #include "agent/connectors/csv_folder/file_processor.h"
 #include "agent/http/gzip.h"
+#include "bench/bench_data.h"
 
 namespace {
 
@@ -33,26 +34,6 @@ using namespace opescare;
 using namespace opescare::csv_folder;
 using Steady = std::chrono::steady_clock;
 
-// The patients export of ingest_bench (~150 bytes a row, French names, UTF-8).
-void Generate(const std::string& path, int64_t rows) {
-  static const char* kFirst[] = {"Marie", "Hélène", "Jean-Pierre", "Aïssatou", "Thérèse", "Paul", "Cécile", "Noël"};
-  static const char* kLast[] = {"Fouda", "Nkoulou", "Mbarga", "Bello", "Essomba", "Ngo Bikoko", "Atangana", "Owona"};
-  static const char* kCity[] = {"Douala", "Yaoundé", "Bafoussam", "Garoua"};
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << "first_name,last_name,dob,sex,phone,city,district,address,health_id,notes\n";
-  char buf[256];
-  for (int64_t i = 0; i < rows; ++i) {
-    int n = std::snprintf(
-        buf, sizeof buf,
-        "%s,%s-%06lld,19%02lld-%02lld-%02lld,%s,+2376900%05lld,%s,Quartier %lld,\"Rue %lld, porte %lld\",OC-%08lld,"
-        "\"Suivi pr\xC3\xA9natal, contr\xC3\xB4le \xC3\xA0 3 mois\"\n",
-        kFirst[i % 8], kLast[(i / 8) % 8], static_cast<long long>(i % 1000000), static_cast<long long>(50 + i % 50),
-        static_cast<long long>(1 + i % 12), static_cast<long long>(1 + i % 28), i % 2 ? "male" : "female",
-        static_cast<long long>(i % 100000), kCity[i % 4], static_cast<long long>(i % 97),
-        static_cast<long long>(i % 1234), static_cast<long long>(i % 89), static_cast<long long>(i));
-    out.write(buf, n);
-  }
-}
 
 // Keeps every record the pipeline produces.
 class KeepSink final : public RecordSink {
@@ -167,7 +148,7 @@ int main(int argc, char** argv) {
   std::string root = dir + "/gzip_bench." + std::to_string(::getpid());
   std::filesystem::create_directories(root + "/incoming");
   std::string path = root + "/incoming/patients_bench.csv";
-  Generate(path, rows);
+  opescare::bench::WritePatientsExport(path, rows);
 
   ProcessorOptions options;
   options.processed_folder = root + "/processed";

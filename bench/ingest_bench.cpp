@@ -22,6 +22,7 @@
 #include "agent/connectors/csv_folder/record_stream.h"
 #include "agent/outbox/outbox.h"
 #include "agent/util/hash.h"
+#include "bench/bench_data.h"
 
 namespace {
 
@@ -44,29 +45,6 @@ long MaxRssMiB() {
   return u.ru_maxrss / 1024;
 }
 
-// Writes a patients export of `rows` rows, UTF-8, about 150 bytes a row; returns its size.
-uint64_t Generate(const std::string& path, int64_t rows) {
-  static const char* kFirst[] = {"Marie", "Hélène", "Jean-Pierre", "Aïssatou", "Thérèse", "Paul", "Cécile", "Noël"};
-  static const char* kLast[] = {"Fouda", "Nkoulou", "Mbarga", "Bello", "Essomba", "Ngo Bikoko", "Atangana", "Owona"};
-  static const char* kCity[] = {"Douala", "Yaoundé", "Bafoussam", "Garoua"};
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << "first_name,last_name,dob,sex,phone,city,district,address,health_id,notes\n";
-  std::string line;
-  char buf[256];
-  for (int64_t i = 0; i < rows; ++i) {
-    int n = std::snprintf(
-        buf, sizeof buf,
-        "%s,%s-%06lld,19%02lld-%02lld-%02lld,%s,+2376900%05lld,%s,Quartier %lld,\"Rue %lld, porte %lld\",OC-%08lld,"
-        "\"Suivi pr\xC3\xA9natal, contr\xC3\xB4le \xC3\xA0 3 mois\"\n",
-        kFirst[i % 8], kLast[(i / 8) % 8], static_cast<long long>(i % 1000000), static_cast<long long>(50 + i % 50),
-        static_cast<long long>(1 + i % 12), static_cast<long long>(1 + i % 28), i % 2 ? "male" : "female",
-        static_cast<long long>(i % 100000), kCity[i % 4], static_cast<long long>(i % 97),
-        static_cast<long long>(i % 1234), static_cast<long long>(i % 89), static_cast<long long>(i));
-    out.write(buf, n);
-  }
-  out.close();
-  return std::filesystem::file_size(path);
-}
 
 class NullSink final : public RecordSink {
  public:
@@ -109,7 +87,7 @@ int main(int argc, char** argv) {
   std::string root = dir + "/ingest_bench." + std::to_string(::getpid());
   std::filesystem::create_directories(root + "/incoming");
   std::string path = root + "/incoming/patients_bench.csv";
-  uint64_t size = Generate(path, rows);
+  uint64_t size = opescare::bench::WritePatientsExport(path, rows);
   std::printf("ingest_bench: %lld rows, %.1f MB (%.0f bytes/row)\n", static_cast<long long>(rows), size / 1e6,
               static_cast<double>(size) / static_cast<double>(rows));
 

@@ -35,6 +35,7 @@ delivery::DeliveryOptions DeliveryOptionsFromConfig(const config::Config& cfg) {
   o.backoff.cap = Ms(cfg.retry.max_backoff_seconds);
   o.sync_interval = std::chrono::seconds(cfg.sync_interval_seconds);
   o.compression = cfg.http.compression;
+  o.max_in_flight = cfg.delivery.max_in_flight;
   // A stop is obeyed within 2 s (ARCHITECTURE.md "Threads"): the answer in flight gets 1.5 s of it; a batch
   // abandoned then is resent under its Idempotency-Key, which the server de-duplicates.
   o.stop_grace = std::chrono::milliseconds(1500);

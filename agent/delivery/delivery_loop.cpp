@@ -2,6 +2,7 @@
 // max_in_flight of them on the wire, and hand each outcome to delivery_loop_apply.cpp as it arrives.
 #include "agent/delivery/delivery_loop.h"
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 
 #include "agent/bridge/protocol.h"
@@ -40,7 +41,7 @@ void DeliveryLoop::Impl::Start() {
   started_ = true;
   // A batch size lowered by an earlier 413 is remembered across restarts.
   auto self = shared_from_this();
-  asio::post(disk_, [self] {
+  asio::post(disk_, [self, work = asio::make_work_guard(net_)] {
     auto meta = self->outbox_.GetMeta(outbox::kMetaBatchMaxRecords);
     uint32_t lowered = 0;
     if (meta.ok() && meta->has_value()) lowered = static_cast<uint32_t>(std::strtoul((*meta)->c_str(), nullptr, 10));
@@ -139,9 +140,11 @@ void DeliveryLoop::Impl::Advance(std::shared_ptr<InFlight> apply) {
   PostDisk(std::move(job));
 }
 
+// The round trip holds work on the network context: a stop waiting for this step must not see net's run()
+// return for want of work (idle kept-alive connections and cancelled timers are none) before it comes back.
 void DeliveryLoop::Impl::PostDisk(DiskJob job) {
   auto self = shared_from_this();
-  asio::post(disk_, [self, job = std::move(job)]() mutable {
+  asio::post(disk_, [self, job = std::move(job), work = asio::make_work_guard(net_)]() mutable {
     DiskResult r = self->RunDiskJob(job);
     asio::post(self->net_, [self, job = std::move(job), r = std::move(r)]() mutable { self->OnDiskDone(job, r); });
   });

@@ -175,6 +175,24 @@ TEST_F(DeliveryPipelineTest, StopBetweenAnAnswerAndItsRecordFinishesTheRecordFir
   EXPECT_TRUE(ob_.in_flight.empty());
 }
 
+// The agent's network context has no work guard of its own: while an answer waits to be recorded on the
+// disk thread, the loop must hold work on it, or run() returns and the process exits before the ack.
+TEST_F(DeliveryPipelineTest, AStopWaitingForARecordKeepsTheNetworkContextRunning) {
+  MakeWith(2);
+  StartWith({"r1", "r2", "r3"});
+  ASSERT_TRUE(Answer("b1"));  // its record is posted to the disk
+  bool done = false;
+  loop_->Stop([&] { done = true; });
+  net_guard_.reset();
+  net_.run_one_for(10ms);
+  EXPECT_FALSE(net_.stopped()) << "net's run() would return with b1's ack still on the disk queue";
+  disk_.poll();
+  net_.restart();
+  net_.run_for(1s);
+  EXPECT_TRUE(done);
+  EXPECT_EQ(ob_.queued(), 0u);
+}
+
 TEST_F(DeliveryPipelineTest, StopPastTheGraceAbandonsBothRequestsAndKeepsBothBatches) {
   DeliveryOptions o;
   o.max_in_flight = 2;

@@ -57,11 +57,14 @@ class ClientConnectionsTest : public ::testing::Test {
     return r;
   }
 
-  // Sends every name at once; returns the outcomes in completion order.
-  std::vector<std::pair<std::string, Outcome>> SendAll(Client& client, const std::vector<std::string>& names) {
+  // Sends every name at once; returns the outcomes in completion order. answered is set for each name as
+  // its completion runs (the server's handler may wait for it).
+  std::vector<std::pair<std::string, Outcome>> SendAll(Client& client, const std::vector<std::string>& names,
+                                                       std::atomic<bool>* second_answered = nullptr) {
     std::vector<std::pair<std::string, Outcome>> done;
     for (const std::string& n : names) {
       client.Send(Named(n), [&, n](Outcome o) {
+        if (n == "second" && second_answered) *second_answered = true;
         done.emplace_back(n, std::move(o));
         if (done.size() == names.size()) io_.stop();
       });
@@ -77,28 +80,24 @@ class ClientConnectionsTest : public ::testing::Test {
   boost::asio::io_context io_;
 };
 
-// "/first" is answered only once "/second" has arrived (or after 3 s): with two connections both are on
-// the wire at once, and the second's answer comes first.
-TestServer::Handler FirstWaitsForSecond(std::atomic<bool>& second_arrived) {
-  return [&second_arrived](const ReceivedRequest& r) {
-    if (r.target == "/second") {
-      second_arrived = true;
-      return Reply{HttpResponse(200, "second")};
-    }
+// "/first" is answered only once the client has completed "/second" (or after 3 s): with two connections
+// both are on the wire at once, and the second's answer comes first, whichever reached the server first.
+TestServer::Handler FirstWaitsForSecond(std::atomic<bool>& second_answered) {
+  return [&second_answered](const ReceivedRequest& r) {
     if (r.target == "/first") {
       auto until = std::chrono::steady_clock::now() + 3s;
-      while (!second_arrived && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(5ms);
-      return Reply{HttpResponse(200, second_arrived ? "first, after second" : "first, alone")};
+      while (!second_answered && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(5ms);
+      return Reply{HttpResponse(200, second_answered ? "first, after second" : "first, alone")};
     }
-    return Reply{HttpResponse(200, r.target)};
+    return Reply{HttpResponse(200, r.target == "/second" ? "second" : r.target)};
   };
 }
 
 TEST_F(ClientConnectionsTest, TwoRequestsAreInFlightAtOnceAndAnsweredInAnyOrder) {
-  std::atomic<bool> second_arrived{false};
-  TestServer server(tls_, FirstWaitsForSecond(second_arrived));
+  std::atomic<bool> second_answered{false};
+  TestServer server(tls_, FirstWaitsForSecond(second_answered));
   auto client = Make(server.port(), 2);
-  auto done = SendAll(*client, {"first", "second"});
+  auto done = SendAll(*client, {"first", "second"}, &second_answered);
   ASSERT_EQ(done.size(), 2u);
   EXPECT_EQ(done[0].first, "second");
   ASSERT_TRUE(done[1].second.ok()) << done[1].second.error;
@@ -116,10 +115,10 @@ TEST_F(ClientConnectionsTest, TwoRequestsAreInFlightAtOnceAndAnsweredInAnyOrder)
 }
 
 TEST_F(ClientConnectionsTest, OneConnectionSendsOneAfterTheOtherInOrder) {
-  std::atomic<bool> second_arrived{false};
-  TestServer server(tls_, FirstWaitsForSecond(second_arrived));
+  std::atomic<bool> second_answered{false};
+  TestServer server(tls_, FirstWaitsForSecond(second_answered));
   auto client = Make(server.port(), 1);
-  auto done = SendAll(*client, {"first", "second"});
+  auto done = SendAll(*client, {"first", "second"}, &second_answered);
   ASSERT_EQ(done.size(), 2u);
   EXPECT_EQ(done[0].first, "first");
   EXPECT_EQ(done[0].second.response->body, "first, alone");

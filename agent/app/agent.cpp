@@ -10,6 +10,7 @@
 #include "agent/app/agent_internal.h"
 #include "agent/app/exit_codes.h"
 #include "agent/app/wiring.h"
+#include "agent/delivery/pipeline.h"
 #include "agent/bridge/headers.h"
 #include "agent/bridge/retry_after.h"
 #include "agent/http/tls_context.h"
@@ -283,8 +284,12 @@ int Agent::Run() {
   }
   auto hb =
       tls ? http::Client::Create(net_, client_options, tls, log_) : http::Client::Create(net_, client_options, log_);
+  // Room for the most sync requests delivery.max_in_flight allows, so a reload can raise it in place; a
+  // connection is opened only when a request finds every open one busy.
+  http::ClientOptions sync_options = client_options;
+  sync_options.max_connections = delivery::kMaxInFlightLimit;
   auto sync =
-      tls ? http::Client::Create(net_, client_options, tls, log_) : http::Client::Create(net_, client_options, log_);
+      tls ? http::Client::Create(net_, sync_options, tls, log_) : http::Client::Create(net_, sync_options, log_);
   if (!hb.ok() || !sync.ok()) {
     log_->error("cannot set up HTTPS: {}", (hb.ok() ? sync.status() : hb.status()).message());
     return kExitUsage;

@@ -7,7 +7,8 @@ namespace opescare::app {
 
 namespace {
 // Whole sections that need a restart, and single keys. Everything else applies in place: the key and the
-// identity (headers and bodies are built per request), intervals, batch, retry, compression (and its level), the outbox's
+// identity (headers and bodies are built per request), intervals, batch, retry, compression (and its level),
+// delivery.max_in_flight (the sync client is made with room for the most), the outbox's
 // caps, the connector (restarted with its new settings), the log level.
 constexpr std::array<std::string_view, 2> kRestartSections = {"status.", "http."};
 constexpr std::array<std::string_view, 7> kRestartKeys = {"server_url",   "allow_insecure_http", "outbox.path",

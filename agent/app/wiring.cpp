@@ -36,6 +36,7 @@ delivery::DeliveryOptions DeliveryOptionsFromConfig(const config::Config& cfg) {
   o.sync_interval = std::chrono::seconds(cfg.sync_interval_seconds);
   o.compression = cfg.http.compression;
   o.compression_level = static_cast<int>(cfg.http.compression_level);
+  o.max_in_flight = cfg.delivery.max_in_flight;
   // A stop is obeyed within 2 s (ARCHITECTURE.md "Threads"): the answer in flight gets 1.5 s of it; a batch
   // abandoned then is resent under its Idempotency-Key, which the server de-duplicates.
   o.stop_grace = std::chrono::milliseconds(1500);

@@ -45,6 +45,11 @@ struct RetryConfig {
   double max_backoff_seconds = 300;
 };
 
+struct DeliveryConfig {
+  // Sync requests on the wire at once (1..8), each its own batch under its own Idempotency-Key.
+  uint32_t max_in_flight = 2;
+};
+
 struct HttpConfig {
   double connect_timeout_seconds = 10;
   double request_timeout_seconds = 60;
@@ -106,6 +111,7 @@ struct Config {
   OutboxConfig outbox;
   BatchConfig batch;
   RetryConfig retry;
+  DeliveryConfig delivery;
   HttpConfig http;
   ConnectorConfig connector;
   StatusConfig status;

@@ -160,6 +160,7 @@ const FieldSpec kFields[] = {
         "more than 0, at most 86400 seconds", true),
     Num("retry.max_backoff_seconds", OB_REF(double, retry.max_backoff_seconds), 0, 86400,
         "more than 0, at most 86400 seconds", true),
+    Num("delivery.max_in_flight", OB_REF(uint32_t, delivery.max_in_flight), 1, 8, "1..8 requests"),
     Num("http.connect_timeout_seconds", OB_REF(double, http.connect_timeout_seconds), 0, 3600,
         "more than 0, at most 3600 seconds", true),
     Num("http.request_timeout_seconds", OB_REF(double, http.request_timeout_seconds), 0, 3600,

@@ -1,5 +1,7 @@
 // The delivery loop: takes due batches from the outbox (disk worker) and sends them over the HTTPS
-// client (network thread), acting on every response as PROTOCOL.md's table says.
+// client (network thread), acting on every response as PROTOCOL.md's table says. Pipelined: up to
+// max_in_flight batches are on the wire at once (each under its own Idempotency-Key, answered in any
+// order), and the next batch is formed on the disk thread while they are.
 #pragma once
 
 #include <chrono>
@@ -34,6 +36,7 @@ struct DeliveryOptions {
   std::string compression = "auto";                  // gzip | none | auto (gzip until a 415); none: no gzip either way
   int compression_level = http::kDefaultGzipLevel;   // of request bodies (http.compression_level)
   std::chrono::milliseconds stop_grace{5000};        // how long Stop() lets a request in flight finish
+  uint32_t max_in_flight = 2;  // delivery.max_in_flight: sync requests on the wire at once (1..8), each its own batch
 };
 
 struct DeliveryHooks {
@@ -77,7 +80,9 @@ struct DeliveryCounters {
 
 // Threads: every public method runs on the network thread (post to it from elsewhere). The outbox is
 // touched only on the disk thread; the client only on the network thread. Both must outlive the loop,
-// and the loop must outlive both io_contexts' handlers that it posted (stop the contexts first).
+// and the loop must outlive both io_contexts' handlers that it posted (stop the contexts first). The
+// transport must carry max_in_flight requests at once (http::ClientOptions::max_connections) to pipeline;
+// with fewer, the requests wait in its queue.
 class DeliveryLoop {
  public:
   DeliveryLoop(boost::asio::io_context& net, boost::asio::io_context& disk, outbox::Outbox& outbox,
@@ -100,7 +105,8 @@ class DeliveryLoop {
   void ConnectivityRegained();
   // Applies new options (SIGHUP); takes effect from the next batch.
   void UpdateOptions(DeliveryOptions options);
-  // Stops taking batches; done() runs once the request in flight (if any) finished or stop_grace passed.
+  // Stops taking batches; done() runs once the requests in flight (if any) finished or stop_grace passed,
+  // and every outcome that arrived is recorded. A batch formed but not sent is released unchanged.
   void Stop(std::function<void()> done);
 
   const DeliveryCounters& counters() const;

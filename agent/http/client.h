@@ -47,6 +47,7 @@ struct ClientOptions {
   uint64_t max_response_bytes = 8u << 20;  // response body limit
   uint32_t max_header_bytes = 64u << 10;   // response header limit
   size_t max_queued = 8;                   // requests waiting behind the one in flight
+  size_t max_connections = 1;  // kept-alive connections at once, one request in flight on each (1..64)
   std::string user_agent;                  // sent unless the request sets its own
   // Header names whose values are secrets: never logged, refused on unsafe plain-text hops.
   std::vector<std::string> secret_headers = {"X-Bridge-Agent-Key", "Authorization"};
@@ -130,8 +131,10 @@ struct Outcome {
   bool ok() const { return response.has_value(); }
 };
 
-// One server, one connection, one request at a time: Send() queues (up to max_queued) and requests go
-// out in order, over the kept-alive connection when it is still there. A request over a reused
+// One server, up to max_connections connections, one request at a time on each: Send() queues (up to
+// max_queued) and requests leave the queue in order, over an idle kept-alive connection when one is still
+// there, else over a new connection while fewer than max_connections are open (with 1: strictly one after
+// the other, in order). A request over a reused
 // connection that the server had closed while idle is sent again once on a fresh connection, but only
 // when not one byte of its response had arrived.
 //
@@ -158,7 +161,7 @@ class Client {
 
   void Send(Request request, std::function<void(Outcome)> done);
 
-  // Fails the queued requests and the one in flight with kClosed and drops the connection.
+  // Fails the queued requests and those in flight with kClosed and drops the connections.
   void Close();
 
   // "https://host:port/base", for messages.

@@ -12,12 +12,20 @@ import time
 import unittest
 
 from agentproc import Agent, write_config
-from simulator import Simulator, e2e_tmpdir, make_agent_key
+from simulator import Simulator, e2e_tmpdir, make_agent_key, wait_until
 from test_delivery import (dead_letters, enqueue, expected_payloads, make_records, outbox_status, received_payloads,
                            sync_requests, write_ndjson)
 
 RECORDS = 20000
 KILLS = 20
+
+
+def records_in_outbox(path):
+    db = sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=5)
+    try:
+        return db.execute("SELECT count(*) FROM records").fetchone()[0]
+    finally:
+        db.close()
 
 
 class CrashTest(unittest.TestCase):
@@ -54,9 +62,15 @@ class CrashTest(unittest.TestCase):
 
             # The final, clean run delivers the rest.
             sim.clear_faults()
-            agent = Agent(cfg, key=key).start()
+            agent = Agent(cfg, key=key, log_path=cfg + ".final.log").start()
             try:
+                # Pipelined delivery may have brought every record in before the last kill: the final run
+                # then only acknowledges what the kills cut short. Wait until it is up (its SIGTERM handler
+                # is installed by then) and its outbox is empty, not merely until the server has everything.
+                agent.wait_log(r"opescare-bridge \S+ starting", timeout=15)
                 sim.wait_stats(timeout=120, records_unique=RECORDS)
+                wait_until(lambda: records_in_outbox(os.path.join(tmp, "outbox.db")) == 0, 60,
+                           what="the final run to acknowledge every batch")
             finally:
                 self.assertEqual(agent.stop(), 0)
 

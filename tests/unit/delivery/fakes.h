@@ -261,11 +261,35 @@ class FakeTransport {
     o.error = "connection refused";
     Finish(std::move(o));
   }
+  // Answers the request sent under this Idempotency-Key (in any order); false when none waits.
+  bool RespondTo(const std::string& key, int status, std::string body) {
+    for (size_t i = 0; i < pending.size(); ++i) {
+      if (KeyOf(pending[i].request) != key) continue;
+      http::Outcome o;
+      o.response.emplace();
+      o.response->status = status;
+      o.response->body = std::move(body);
+      Finish(std::move(o), i);
+      return true;
+    }
+    return false;
+  }
+  // The Idempotency-Keys of the requests waiting for an answer, oldest first.
+  std::vector<std::string> PendingKeys() const {
+    std::vector<std::string> keys;
+    for (const Pending& p : pending) keys.push_back(KeyOf(p.request));
+    return keys;
+  }
 
  private:
-  void Finish(http::Outcome o) {
-    Pending p = std::move(pending.front());
-    pending.pop_front();
+  static std::string KeyOf(const http::Request& r) {
+    for (const auto& [k, v] : r.headers)
+      if (k == "Idempotency-Key") return v;
+    return "";
+  }
+  void Finish(http::Outcome o, size_t index = 0) {
+    Pending p = std::move(pending[index]);
+    pending.erase(pending.begin() + static_cast<long>(index));
     p.done(std::move(o));
   }
 };

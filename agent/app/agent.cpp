@@ -165,6 +165,7 @@ void Agent::Tick() {
   auto now = SteadyClock::now();
   gate_.EventLoopAlive(now);
   RefreshOutboxStats();  // also the disk thread's proof of progress
+  if (!outbox_open_) ProbeDiskWorker();  // no reading then, but the disk thread still runs
   if (now >= next_history_sample_) {
     history_delivered_sampled_ = delivery_ ? static_cast<uint64_t>(delivery_->counters().records_delivered) : 0;
     history_.Sample(SysClock::now(), history_delivered_sampled_, static_cast<uint64_t>(outbox_stats_.queued));
@@ -194,8 +195,8 @@ void Agent::WatchdogPing() {
   auto interval = notifier_.watchdog_ping_interval();
   if (!interval || stopping_) return;
   auto now = SteadyClock::now();
-  // Probed at every ping (half the watchdog timeout), not only at the 2 s tick: a healthy disk thread's last
-  // proof is then at most one ping interval plus one slice old, always within the timeout.
+  // Probed at every ping (half the watchdog timeout), not only at the status tick (2 or 10 s): a healthy disk
+  // thread's last proof is then at most one ping interval plus one slice old, always within the timeout.
   ProbeDiskWorker();
   gate_.EventLoopAlive(now);
   if (gate_.ShouldPing(now)) {

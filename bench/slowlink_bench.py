@@ -16,17 +16,17 @@ up (TCP payload, TLS included) from obsl-agent to a sink behind the same kind of
 N / its time. Not a test; builds nothing.
 
   OB_AGENT=build/rel/agent/app/opescare-bridge OB_SIMULATOR=build/rel/tools/simulator/opescare-simulator \\
-      python3 bench/slowlink_bench.py [--records 20000] [--rate 256] [--loss 5] [--rtt 300] [--queue-ms RTT]
+      python3 bench/slowlink_bench.py [--records 20000] [--rate 256] [--loss 5] [--rtt 300] [--queue-ms MS]
 """
 
 import argparse
 import ctypes
+import http.server
 import json
 import os
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -47,7 +47,7 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 
 def sh(*cmd, ns=None, check=True):
-    """Runs a command (inside namespace ns when given); returns its stdout."""
+    """Runs a command (inside namespace ns when given) to completion: its CompletedProcess (text)."""
     full = (["ip", "netns", "exec", ns] if ns else []) + list(cmd)
     r = subprocess.run(full, capture_output=True, text=True, timeout=30)
     if check and r.returncode != 0:
@@ -108,7 +108,8 @@ def make_link(args, use_netem):
     for ns, dev in ((AGENT_NS, "veth-a"), (SERVER_NS, "veth-s"), (LINK_NS, "veth-la"), (LINK_NS, "veth-ls")):
         sh("ip", "link", "set", dev, "up", *(("promisc", "on") if ns == LINK_NS else ()), ns=ns)
     rate_bytes = args.rate * 1000 / 8
-    tbf = ["tbf", "rate", "%dkbit" % args.rate, "burst", "3200", "limit", str(max(3200, int(rate_bytes * args.queue_ms
+    # A burst under two frames: tbf cuts every GSO frame into single frames, so the loss drops frames one by one.
+    tbf = ["tbf", "rate", "%dkbit" % args.rate, "burst", "1600", "limit", str(max(3200, int(rate_bytes * args.queue_ms
                                                                                           / 1000)))]
     for dev in ("veth-ls", "veth-la"):  # upstream leaves obsl-link by veth-ls, downstream by veth-la
         if use_netem:
@@ -209,40 +210,22 @@ class Forwarder(CountingRelay):
 
 # ---- the reference: one bulk upload ----------------------------------------------------------------------------
 
-class Sink:
-    """Reads one HTTP request's body at a time (Content-Length) and answers 200; on 127.0.0.1 of its namespace."""
+class SinkHandler(http.server.BaseHTTPRequestHandler):
+    """Reads a POST's whole body and answers 200 with the count of bytes read."""
 
-    def __init__(self):
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(4)
-        self.port = self._listener.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
+    def do_POST(self):
+        length, got, chunk = int(self.headers["Content-Length"]), 0, b"-"
+        while got < length and chunk:
+            chunk = self.rfile.read(min(1 << 16, length - got))
+            got += len(chunk)
+        body = b"%d" % got
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
-    def _serve(self):
-        while True:
-            try:
-                conn, _ = self._listener.accept()
-            except OSError:
-                return
-            with conn:
-                data, chunk = b"", b"-"
-                while chunk and b"\r\n\r\n" not in data:
-                    chunk = conn.recv(65536)
-                    data += chunk
-                if b"\r\n\r\n" not in data:
-                    continue  # a connection that sent nothing (handshake_ms)
-                head, body = data.split(b"\r\n\r\n", 1)
-                length = int([h for h in head.split(b"\r\n") if h.lower().startswith(b"content-length:")][0]
-                             .split(b":")[1])
-                got = len(body)
-                while got < length:
-                    chunk = conn.recv(1 << 16)
-                    if not chunk:
-                        break
-                    got += len(chunk)
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%d" % (
-                    len(str(got)), got))
+    def log_message(self, *_):
+        pass
 
 
 def bulk_upload(total_bytes):
@@ -261,7 +244,7 @@ def bulk_upload(total_bytes):
                 break
             reply += chunk
     seconds = time.monotonic() - t0
-    if not reply.startswith(b"HTTP/1.1 200") or not reply.endswith(b"%d" % body_len):
+    if not reply.startswith(b"HTTP/1.0 200") or not reply.endswith(b"\r\n\r\n%d" % body_len):
         raise RuntimeError("bulk upload: the sink answered %r" % reply[:200])
     return seconds
 
@@ -269,12 +252,12 @@ def bulk_upload(total_bytes):
 def handshake_ms(n=3):
     """Median TCP connect time from the calling thread's namespace to the sink's forwarder: about one RTT."""
     times = []
-    for _ in range(n):
+    for _ in range(n):  # odd n: the median is the middle one
         t0 = time.monotonic()
         socket.create_connection((SERVER_IP, SINK_PORT), timeout=30).close()
         times.append((time.monotonic() - t0) * 1000)
         time.sleep(0.2)
-    return statistics.median(times)
+    return sorted(times)[n // 2]
 
 
 # ---- the agent's run -------------------------------------------------------------------------------------------
@@ -283,7 +266,7 @@ def run_agent(args, tmp, csv_path):
     from agentproc import Agent, write_config
     from certs import make_self_signed
     from drain_bench import proc_cpu_seconds
-    from simulator import Simulator, make_agent_key
+    from simulator import SYNC_PATH, Simulator, make_agent_key
 
     key, _ = make_agent_key()
     cert, cert_key = make_self_signed(tmp, name="link-server", hosts=(SERVER_IP,))
@@ -332,7 +315,8 @@ def run_agent(args, tmp, csv_path):
             link = delta(link_counters(), before)
         finally:
             code = agent.stop()
-        st = stats()
+        with netns(SERVER_NS):
+            st, syncs = sim.stats(), sum(1 for q in sim.requests() if q["path"] == SYNC_PATH)
         fwd.close()
     finally:
         with netns(SERVER_NS):
@@ -340,14 +324,15 @@ def run_agent(args, tmp, csv_path):
     if st["records_duplicate"] or st["records_unique"] != args.records:
         raise RuntimeError("records not delivered exactly once: %r" % st)
     return dict(seconds=seconds, tcp_up=fwd.up, tcp_down=fwd.down, body_up=st["bytes_received"],
-                body_down=st["bytes_sent"], batches=st["batches"], handshakes=st["tls_handshakes"],
+                body_down=st["bytes_sent"], batches=st["batches"], syncs=syncs, handshakes=st["tls_handshakes"],
                 connections=fwd.connections, cpu=sum(cpu), exit_code=code, link=link)
 
 
 def run_reference(total_bytes):
     with netns(SERVER_NS):
-        sink = Sink()
-        fwd = Forwarder(SERVER_IP, SINK_PORT, sink.port)
+        sink = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SinkHandler)
+        threading.Thread(target=sink.serve_forever, daemon=True).start()
+        fwd = Forwarder(SERVER_IP, SINK_PORT, sink.server_address[1])
     try:
         with netns(AGENT_NS):
             rtt = handshake_ms()
@@ -357,36 +342,33 @@ def run_reference(total_bytes):
         return dict(seconds=seconds, rtt_ms=rtt, tcp_up=fwd.up, link=delta(link_counters(), before))
     finally:
         fwd.close()
+        sink.shutdown()
 
 
 def report(args, method, a, ref):
     n = args.records
     rate, ref_rate = n / a["seconds"], n / ref["seconds"]
-    print()
-    print("link: %d kbit/s each way (tbf, queue %d ms), %d %% loss each way (nftables), +%d ms round trip (%s); "
-          "TCP connect %.0f ms" % (args.rate, args.queue_ms, args.loss, args.rtt, method, ref["rtt_ms"]))
-    print()
-    print("%-22s %10s %9s %13s %13s %13s %13s" % ("", "records/s", "seconds", "TCP up B/rec", "link up B/rec",
-                                                 "TCP down B/rec", "link down B/rec"))
-    print("%-22s %10.1f %9.1f %13.1f %13.1f %13.1f %13.1f" % (
-        "agent", rate, a["seconds"], a["tcp_up"] / n, a["link"]["up_bytes"] / n, a["tcp_down"] / n,
-        a["link"]["down_bytes"] / n))
-    print("%-22s %10.1f %9.1f %13.1f %13.1f %13s %13.1f" % (
-        "bulk upload (ceiling)", ref_rate, ref["seconds"], ref["tcp_up"] / n, ref["link"]["up_bytes"] / n, "-",
-        ref["link"]["down_bytes"] / n))
-    print()
-    print("agent / bulk upload = %.1f %% (target >= 80 %%): %s" % (100 * rate / ref_rate,
-                                                                    "OK" if rate >= 0.8 * ref_rate else "MISSED"))
-    print("agent: sync bodies %.1f B/rec up, %.1f B/rec down (simulator); %d batches, %d TLS handshakes, %d TCP "
-          "connections, %.2f s CPU, exit %s" % (a["body_up"] / n, a["body_down"] / n, a["batches"], a["handshakes"],
-                                                a["connections"], a["cpu"], a["exit_code"]))
+    print("\nlink: %d kbit/s each way (tbf, queue %d ms), %d %% loss each way (nftables), +%d ms round trip (%s); "
+          "TCP connect %.0f ms\n" % (args.rate, args.queue_ms, args.loss, args.rtt, method, ref["rtt_ms"]))
+    row = "%-22s %10s %9s %13s %13s %14s %15s"
+    print(row % ("", "records/s", "seconds", "TCP up B/rec", "link up B/rec", "TCP down B/rec", "link down B/rec"))
+    for name, r, r_rate in (("agent", a, rate), ("bulk upload (ceiling)", ref, ref_rate)):
+        print(row % (name, "%.1f" % r_rate, "%.1f" % r["seconds"], "%.1f" % (r["tcp_up"] / n),
+                     "%.1f" % (r["link"]["up_bytes"] / n), "%.1f" % (r["tcp_down"] / n) if "tcp_down" in r else "-",
+                     "%.1f" % (r["link"]["down_bytes"] / n)))
+    print("\nagent / bulk upload = %.1f %% (target >= 80 %%): %s" % (100 * rate / ref_rate,
+                                                                      "OK" if rate >= 0.8 * ref_rate else "MISSED"))
+    print("agent: sync bodies %.1f B/rec up, %.1f B/rec down (simulator); %d batches in %d sync requests, %d TLS "
+          "handshakes, %d TCP connections, %.2f s CPU, exit %s" % (
+              a["body_up"] / n, a["body_down"] / n, a["batches"], a["syncs"], a["handshakes"], a["connections"],
+              a["cpu"], a["exit_code"]))
     for name, r in (("agent", a), ("bulk upload", ref)):
         ln = r["link"]
-        print("%s: link goodput up %.1f kbit/s; frames lost up %d of %d (%.1f %%), down %d of %d (%.1f %%); "
-              "tbf queue drops up %d, down %d" % (
-                  name, r["tcp_up"] * 8 / 1000 / r["seconds"], ln["up_lost"], ln["up_arrived"],
-                  100 * ln["up_lost"] / max(1, ln["up_arrived"]), ln["down_lost"], ln["down_arrived"],
-                  100 * ln["down_lost"] / max(1, ln["down_arrived"]), ln["up_queue_drops"], ln["down_queue_drops"]))
+        lost = ["%d of %d (%.1f %%)" % (ln[d + "_lost"], ln[d + "_arrived"], 100 * ln[d + "_lost"] /
+                                         max(1, ln[d + "_arrived"])) for d in ("up", "down")]
+        print("%s: goodput up %.1f kbit/s; frames lost up %s, down %s; tbf queue drops up %d, down %d" % (
+            name, r["tcp_up"] * 8 / 1000 / r["seconds"], lost[0], lost[1], ln["up_queue_drops"],
+            ln["down_queue_drops"]))
 
 
 def main():
@@ -397,7 +379,8 @@ def main():
     p.add_argument("--rate", type=int, default=256, help="link rate each way, kbit/s")
     p.add_argument("--loss", type=int, default=5, help="percent of frames dropped each way")
     p.add_argument("--rtt", type=int, default=300, help="added round trip, ms")
-    p.add_argument("--queue-ms", type=int, default=None, help="tbf queue length in ms of the rate (default: --rtt)")
+    p.add_argument("--queue-ms", type=int, default=None,
+                   help="tbf queue, in ms at the rate (default: --rtt, at least 100)")
     p.add_argument("--timeout", type=int, default=900, help="give up on the agent after this many seconds")
     p.add_argument("--workdir", default=None, help="where the temporary folder goes (default TMPDIR)")
     p.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, outbox)")
@@ -408,7 +391,7 @@ def main():
         p.error("run as root: the link is made of network namespaces")
     if not shutil.which("nft"):
         p.error("nft not found: apt-get install nftables")
-    args.queue_ms = args.rtt if args.queue_ms is None else args.queue_ms
+    args.queue_ms = max(100, args.rtt) if args.queue_ms is None else args.queue_ms
     os.environ["OB_AGENT"] = os.path.abspath(args.agent)
     os.environ["OB_SIMULATOR"] = os.path.abspath(args.simulator)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks: the namespaces go
@@ -417,20 +400,17 @@ def main():
     tmp = tempfile.mkdtemp(prefix="slowlink-", dir=args.workdir)
     try:
         reason = netem_error()
-        if reason is None:
-            method = "netem delay %g ms each way" % (args.rtt / 2)
-        else:
-            method = "packet relay in %s holding each frame %g ms each way; netem: %s" % (LINK_NS, args.rtt / 2,
-                                                                                         reason)
+        method = "netem" if reason is None else "packet relay in %s" % LINK_NS
         make_link(args, use_netem=reason is None)
-        if reason is not None:
-            with netns(LINK_NS):
-                DelayBridge(args.rtt / 2000)
+        with netns(LINK_NS):  # the only way across; with netem it holds nothing
+            DelayBridge(0 if reason is None else args.rtt / 2000)
         csv_path = os.path.join(tmp, "patients.csv")
         write_patients(csv_path, args.records)
         print("slow link benchmark: %d patients rows (%.0f bytes of CSV each), agent %s" % (
             args.records, os.path.getsize(csv_path) / args.records, args.agent))
-        print("delay: %s" % method)
+        print("delay: %s" % ("netem, %g ms each way" % (args.rtt / 2) if reason is None else
+                             "packet relay in %s holding every frame %g ms each way (netem: %s)"
+                             % (LINK_NS, args.rtt / 2, reason)))
         print("simulator on %s's 127.0.0.1 (it listens on loopback only) behind a forwarder on %s:%d; TLS verified "
               "against a certificate made for IP %s" % (SERVER_NS, SERVER_IP, SIM_PORT, SERVER_IP), flush=True)
         agent = run_agent(args, tmp, csv_path)

@@ -1,25 +1,19 @@
 #!/usr/bin/env python3
 """Slow link benchmark (issue 11): the agent's drain over an emulated clinic link against a bulk upload of the
-same bytes over the same link. Run as root (it makes network namespaces); Python 3 stdlib, iproute2, nftables.
-
-The link: namespaces obsl-agent (veth-a, 10.77.0.1/30) and obsl-server (veth-s, 10.77.0.2/30), joined through
-obsl-link, which holds the link's middle: a tbf qdisc on each of its two egresses (the rate, each way; its queue
-is --queue-ms long), and the added round trip (netem, where the kernel has it; otherwise a packet relay in
-this script that holds every frame rtt/2 each way). nftables in each end drops --loss % of the frames that
-arrive over the link (`numgen random mod 100 < N drop`, netdev ingress). Everything is removed on exit.
-
-The simulator only listens on loopback, so it runs on obsl-server's 127.0.0.1 behind a counting TCP forwarder
-on 10.77.0.2:8443; it serves a certificate made here for IP 10.77.0.2, which the agent verifies. N patients
-rows are dropped into the agent's watch folder before it starts; the figure is records/s from agent start
-until the simulator holds every record. The reference then POSTs one body of as many bytes as the agent sent
-up (TCP payload, TLS included) from obsl-agent to a sink behind the same kind of forwarder: its records/s is
-N / its time. Not a test; builds nothing.
+same bytes over the same link. Run as root: it makes network namespaces obsl-agent (10.77.0.1), obsl-link (the
+rate: tbf; the added round trip: netem, or where the kernel has none a packet relay in this script) and
+obsl-server (10.77.0.2), with nftables dropping --loss % of the frames at each end, and removes them on exit.
+The simulator (loopback only) runs in obsl-server behind a counting forwarder on 10.77.0.2:8443 with a
+certificate for that IP; the agent verifies it. The figure is records/s from agent start until the simulator
+holds every record; the reference POSTs as many bytes as the agent sent up, over the same link, to a sink.
+Prints both, their ratio and bytes per record. bench/README.md says more. Not a test; builds nothing.
 
   OB_AGENT=build/rel/agent/app/opescare-bridge OB_SIMULATOR=build/rel/tools/simulator/opescare-simulator \\
       python3 bench/slowlink_bench.py [--records 20000] [--rate 256] [--loss 5] [--rtt 300] [--queue-ms MS]
 """
 
 import argparse
+import collections
 import ctypes
 import http.server
 import json
@@ -158,7 +152,7 @@ class DelayBridge:
             s.bind((dev, 3))
             self.socks[dev] = s
         for src, dst in (("veth-la", "veth-ls"), ("veth-ls", "veth-la")):
-            queue, cond = [], threading.Condition()
+            queue, cond = collections.deque(), threading.Condition()
             threading.Thread(target=self._receive, args=(self.socks[src], queue, cond), daemon=True).start()
             threading.Thread(target=self._send, args=(self.socks[dst], queue, cond), daemon=True).start()
 
@@ -184,7 +178,7 @@ class DelayBridge:
                 if wait > 0:
                     cond.wait(wait)
                     continue
-                queue.pop(0)
+                queue.popleft()
             try:
                 sock.send(frame)
             except OSError:  # ENOBUFS: the tbf queue is full, the frame is lost

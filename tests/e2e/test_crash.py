@@ -36,19 +36,30 @@ class CrashTest(unittest.TestCase):
         tmp = e2e_tmpdir("crash-")
         key, _ = make_agent_key()
         records = make_records(RECORDS, seed=seed)
-        # Small batches and a short server delay stretch delivery over the ~15 s of kills (about 1,000
-        # requests), so kills land while batches are formed, in flight, and being acknowledged.
+        # Small batches and a short server delay make delivery about 1,000 requests long, so kills land
+        # while batches are formed, in flight, and being acknowledged.
         with Simulator(tmp, agents={"agt_1": key}, http=False,
                        faults={"delay_ms": 15, "delay_count": -1, "path": "sync"}) as sim:
             cfg = write_config(tmp, sim, sync_interval_seconds=1, log_level="info", batch={"max_records": 20},
                                retry={"initial_backoff_seconds": 0.2, "max_backoff_seconds": 2})
             enqueue(self, cfg, key, write_ndjson(os.path.join(tmp, "crash.ndjson"), records), RECORDS)
 
+            # Most kills are placed by progress, not by time, so that they land during delivery whatever the
+            # machine's speed: each waits for a random number of further records to arrive (about 90 % of all
+            # over the run), then a random few milliseconds more. Every fourth is at a random moment soon
+            # after start instead (opening the outbox, forming the first batches, the first requests).
             mid_delivery = 0
+            step = 2 * (RECORDS * 9 // 10) // KILLS
             for i in range(KILLS):
                 agent = Agent(cfg, key=key).start()
                 try:
-                    time.sleep(rnd.uniform(0.05, 1.5))
+                    if i % 4 == 3:
+                        time.sleep(rnd.uniform(0.05, 0.4))
+                    else:
+                        target = min(sim.stats()["records_unique"] + rnd.randint(1, step), RECORDS - 1)
+                        wait_until(lambda: sim.stats()["records_unique"] >= target or not agent.alive(), 60,
+                                   interval=0.01, what="%d records in (run %d)" % (target, i))
+                        time.sleep(rnd.uniform(0, 0.05))
                     self.assertTrue(agent.alive(), "agent exited on its own (run %d):\n%s"
                                     % (i, agent.log_text()[-3000:]))
                 finally:

@@ -1,6 +1,6 @@
 # Packages of the agent (included at the end of the top CMakeLists): a .deb and, when rpmbuild is
 # found, an .rpm with the binary, the systemd unit, sysusers/tmpfiles entries and the service's
-# config.yaml; on Windows an NSIS installer that registers the Windows service. The simulator is
+# config.yaml (the tarball: packaging/tarball.cmake); on Windows an NSIS installer that registers the Windows service. The simulator is
 # never installed (it has no install rule). Build them with scripts/ci-package.sh.
 set(OB_PKG_DIR ${CMAKE_CURRENT_LIST_DIR})
 set(OB_PKG_NAME opescare-bridge)
@@ -119,7 +119,13 @@ set(CPACK_DEBIAN_PACKAGE_NAME ${OB_PKG_NAME})
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
-set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# The portable (static) binary needs no library: no Depends at all. Its postinst needs only what a
+# debootstrap minbase has (getent, useradd from passwd, install, dpkg-statoverride) or systemd's tools.
+if(OB_PORTABLE)
+  set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS OFF)
+else()
+  set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+endif()
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${OB_PKG_DIR}/deb/postinst ${OB_PKG_DIR}/deb/prerm ${OB_PKG_DIR}/deb/postrm ${OB_PKG_DIR}/deb/conffiles)

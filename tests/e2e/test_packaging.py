@@ -90,10 +90,10 @@ class DebContentsTest(unittest.TestCase):
                 self.assertEqual(deb_file_text(self.deb, packaged), f.read(), packaged)
 
     def test_control_conffile_and_scripts(self):
-        fields = run(["dpkg-deb", "-f", self.deb, "Package", "Depends", "Section"]).stdout
+        fields = run(["dpkg-deb", "-f", self.deb, "Package", "Depends", "Pre-Depends", "Section"]).stdout
         self.assertIn("Package: opescare-bridge", fields)
-        for lib in ("libssl3", "libsqlite3-0", "libyaml-cpp0.7"):
-            self.assertIn(lib, fields)  # from dpkg-shlibdeps
+        # The static binary needs no library, and the scripts only what a minbase system has.
+        self.assertNotIn("Depends:", fields)
         control = tmpdir("deb-control-")
         self.addCleanup(shutil.rmtree, control, True)
         subprocess.run(["dpkg-deb", "-e", self.deb, control], check=True, timeout=60)
@@ -178,6 +178,15 @@ class RpmContentsTest(unittest.TestCase):
         configs = sorted(p for p, row in rows.items() if row[3] & config_flag)
         self.assertEqual(configs, ["/etc/opescare-bridge/config.yaml"])
         self.assertTrue(rows["/etc/opescare-bridge/config.yaml"][3] & noreplace_flag)
+
+    def test_requires_no_library(self):
+        # rpm -qpR of the static build: the scriptlets' shell and shadow-utils (useradd in %pre),
+        # rpm's own features and the config's self-reference; no .so, no rtld, no libc.
+        allowed = {"/bin/sh", "shadow-utils", "config(opescare-bridge)"}
+        requires = [line.split()[0] for line in run(["rpm", "-qpR", self.rpm]).stdout.splitlines() if line.strip()]
+        self.assertTrue(requires, "rpm -qpR printed nothing")
+        unexpected = [r for r in requires if r not in allowed and not r.startswith("rpmlib(")]
+        self.assertEqual(unexpected, [], "the .rpm must require no library")
 
     def test_scriptlets(self):
         scripts = run(["rpm", "-qp", "--scripts", self.rpm]).stdout

@@ -2,12 +2,10 @@
 # zlib, libdeflate, spdlog/fmt), so one binary runs on any x86_64 Linux with a kernel >= 3.2.
 # Included from the top CMakeLists before any find_package; Debian 12's -dev packages supply every .a.
 #
-# Static glibc caveat: getaddrinfo and getpwnam still load NSS modules (libnss_files, libnss_dns) of
-# the glibc they were built against at run time. The agent resolves only the server's host name;
-# the modules "files" and "dns" are built into libc.a's fallback since glibc 2.34 (Debian 12's libc.a
-# is 2.36), so /etc/hosts and DNS work without any .so; modules such as sss/ldap/mdns from
-# /etc/nsswitch.conf are not available (README "Portable binary"). The linker's warnings about it
-# are expected; they are the only ones the portable link is allowed to print.
+# Static glibc caveat: getaddrinfo/getpwnam in a static program cannot load the distribution's NSS
+# modules as a dynamic one does. /etc/hosts and DNS (resolv.conf) work; sss/ldap/mdns sources of
+# /etc/nsswitch.conf do not (README "What the static binary carries"). The linker's warnings about
+# getaddrinfo, gethostbyname and dlopen say this and are expected: the link does not use -Werror.
 set(CMAKE_FIND_LIBRARY_SUFFIXES .a)
 set(OPENSSL_USE_STATIC_LIBS ON)
 set(Boost_USE_STATIC_LIBS ON)

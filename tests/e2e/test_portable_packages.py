@@ -40,6 +40,16 @@ class StaticBinaryTest(unittest.TestCase):
         for lib in ("OpenSSL OpenSSL 3.", "SQLite  3.", "Boost ", "spdlog ", "zlib "):
             self.assertIn(lib, r.stdout)
 
+    def test_doctor_names_the_system_bundle_found_by_path(self):
+        # Not OpenSSL's compiled-in OPENSSLDIR: the known-path search, with SSL_CERT_* unset.
+        if not os.path.exists("/etc/ssl/certs/ca-certificates.crt"):
+            self.skipTest("no /etc/ssl/certs/ca-certificates.crt on this machine")
+        config = os.path.join(os.environ.get("OB_BUILD_DIR", ""), "packaging", "config.yaml")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SSL_CERT_")}
+        env["OPESCARE_AGENT_KEY"] = "doctor-test-key-0123456789abcdef"
+        r = run([AGENT, "doctor", "--config", config], env=env)
+        self.assertRegex(r.stdout, r"(?m)^✓ trust: system CAs: /etc/ssl/certs/ca-certificates.crt \(known path, [1-9]\d* certificates\)")
+
 
 @unittest.skipUnless(PACKAGE_DIR, "OB_PACKAGE_DIR not set: run scripts/ci-package.sh")
 class TarballInstallTest(unittest.TestCase):

@@ -10,7 +10,7 @@
 //   kFailedPrecondition  RenameFile only: from and to are on different volumes (copy instead)
 //   kInvalidArgument     the path is not what the call needs (a folder where a file is wanted ...)
 //   kIoError             any other OS failure
-// Every message names the path, the operation and the OS's words, never a file's content.
+// Every message is "<path>: <what>: <the OS's words>", never a file's content.
 // All methods are thread-safe; a file object is used by one thread at a time.
 //
 // Files of agent/env (ob_component picks *_posix.cpp or *_win.cpp by platform):
@@ -87,7 +87,8 @@ struct WatchEvents {
 class FolderWatcher {
  public:
   virtual ~FolderWatcher() = default;
-  // Begins watching. kNotFound when the folder is missing; the watcher then has no events.
+  // Begins watching. kUnavailable when the folder cannot be watched (missing, no inotify): callers then fall
+  // back to NewScanOnlyWatcher() and their scans.
   virtual Status Start() = 0;
   virtual void Stop() = 0;
   // The pending events, without blocking.
@@ -111,15 +112,18 @@ class Env {
   // The platform's Env; lives for the whole process.
   static Env* Default();
 
-  // Files. Links are not followed by Stat(follow_links=false) and kExclusive/kTruncate opens of a link fail.
-  virtual Result<std::unique_ptr<SequentialFile>> NewSequentialFile(const std::string& path) = 0;
-  // mode applies to a newly created file (POSIX permission bits; Windows ignores it).
+  // Files.
+  // follow_links=false refuses a symbolic link (O_NOFOLLOW: kInvalidArgument) - exports are never links.
+  virtual Result<std::unique_ptr<SequentialFile>> NewSequentialFile(const std::string& path,
+                                                                    bool follow_links = true) = 0;
+  // Never follows a symbolic link at path (kInvalidArgument). mode applies to a newly created file (POSIX
+  // permission bits, less the umask; Windows ignores it).
   virtual Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path, OpenMode open,
                                                                 unsigned mode = 0600) = 0;
   virtual Result<FileInfo> Stat(const std::string& path, bool follow_links = true) = 0;
   virtual Status SetMode(const std::string& path, unsigned mode) = 0;
   // Atomically replaces `to` (same volume only: kFailedPrecondition across volumes). Not durable by itself:
-  // see RenameDurable below.
+  // see RenameDurable in agent/util/files.h.
   virtual Status RenameFile(const std::string& from, const std::string& to) = 0;
   // Removes a file (never a folder). kNotFound when it is gone.
   virtual Status RemoveFile(const std::string& path) = 0;
@@ -128,8 +132,9 @@ class Env {
   // Makes a create, rename or removal inside dir survive a power cut (fsync of the folder; OK on Windows,
   // where MoveFileEx write-through does it).
   virtual Status SyncDir(const std::string& dir) = 0;
-  // Creates dir and its parents when missing (mode for the ones created).
-  virtual Status CreateDirs(const std::string& dir, unsigned mode = 0700) = 0;
+  // Creates dir and its parents when missing (mode, less the umask, for the ones created). kIoError when dir
+  // exists but is not a folder.
+  virtual Status CreateDirs(const std::string& dir, unsigned mode = 0777) = 0;
   // Names directly inside dir (not "." or ".."), in no particular order.
   virtual Result<std::vector<std::string>> ListDir(const std::string& dir) = 0;
   // True when this process may create files in dir (access(W_OK|X_OK)); false with no error when refused.
@@ -161,8 +166,8 @@ class EnvWrapper : public Env {
   explicit EnvWrapper(Env* target) : target_(target) {}
   Env* target() const { return target_; }
 
-  Result<std::unique_ptr<SequentialFile>> NewSequentialFile(const std::string& p) override {
-    return target_->NewSequentialFile(p);
+  Result<std::unique_ptr<SequentialFile>> NewSequentialFile(const std::string& p, bool f) override {
+    return target_->NewSequentialFile(p, f);
   }
   Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& p, OpenMode o, unsigned m) override {
     return target_->NewWritableFile(p, o, m);
@@ -193,15 +198,8 @@ class EnvWrapper : public Env {
   Env* target_;
 };
 
-// Helpers built on Env alone (env.cpp), the same on every platform.
-
 // The folder part of path ("." when none; "/" for "/x"). Both '/' and '\\' separate on Windows.
+// The durable-write helpers built on Env (WriteFileAtomic, RenameDurable ...) are in agent/util/files.h.
 std::string ParentDir(const std::string& path);
-// Renames, then syncs the destination folder (and the source folder when different).
-Status RenameDurable(Env& env, const std::string& from, const std::string& to);
-// Writes path.tmp, syncs it, renames it over path, syncs the folder; removes path.tmp on failure.
-Status WriteFileDurable(Env& env, const std::string& path, std::string_view contents, unsigned mode = 0600);
-// A whole file, refusing files above max_bytes (kInvalidArgument) and folders.
-Result<std::string> ReadFileToString(Env& env, const std::string& path, uint64_t max_bytes);
 
 }  // namespace opescare::env

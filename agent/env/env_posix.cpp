@@ -135,6 +135,7 @@ class PosixEnv final : public Env {
     int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
     if (open == OpenMode::kTruncate) flags |= O_TRUNC;
     if (open == OpenMode::kExclusive) flags |= O_EXCL;
+    if (open == OpenMode::kAppend) flags |= O_APPEND;
     int fd = ::open(path.c_str(), flags, static_cast<mode_t>(mode));
     if (fd < 0) return ErrnoStatus(errno, path, "cannot create");
     return std::unique_ptr<WritableFile>(new PosixWritableFile(fd, path));

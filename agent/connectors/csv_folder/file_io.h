@@ -96,7 +96,8 @@ Result<std::vector<std::string>> ListFolder(const std::string& folder, env::Env&
 
 // When a regular file last had its status changed (its ctime: a rename into a folder sets it), for ages in a
 // folder; kInvalidArgument when it is not a regular file.
-Result<std::chrono::system_clock::time_point> MovedHereAt(const std::string& path, env::Env& env = *env::Env::Default());
+Result<std::chrono::system_clock::time_point> MovedHereAt(const std::string& path,
+                                                          env::Env& env = *env::Env::Default());
 // Removes a regular file (never a folder).
 Status RemoveFile(const std::string& path, env::Env& env = *env::Env::Default());
 

@@ -138,8 +138,8 @@ bool FileJob::Reject(const std::vector<RowError>& problems) {
     }
   }
   if (out_.reason.empty()) out_.reason = NoValidRowReason(out_.file_name, problems.size());
-  std::string name =
-      FreeNameIn(options_.failed_folder, out_.file_name + ".errors.csv", ".errors.csv", clock_->Now(), TakenIn(*options_.env));
+  std::string name = FreeNameIn(options_.failed_folder, out_.file_name + ".errors.csv", ".errors.csv", clock_->Now(),
+                                TakenIn(*options_.env));
   ReportWriter report(JoinPath(options_.failed_folder, name), *options_.env);
   const std::string cannot_report = "cannot write the errors report in " + options_.failed_folder;
   for (const RowError& e : problems) {
@@ -236,8 +236,8 @@ bool FileJob::Hash(const SliceBudget& budget) {
   Result<std::vector<RowError>> header = st_->stream->Open();
   if (!header.ok()) return RetryLater(header.status());
   if (!header->empty()) return Reject(*header);
-  std::string report_name =
-      FreeNameIn(options_.failed_folder, out_.file_name + ".errors.csv", ".errors.csv", clock_->Now(), TakenIn(*options_.env));
+  std::string report_name = FreeNameIn(options_.failed_folder, out_.file_name + ".errors.csv", ".errors.csv",
+                                       clock_->Now(), TakenIn(*options_.env));
   st_->report = std::make_unique<ReportWriter>(JoinPath(options_.failed_folder, report_name), *options_.env);
   st_->last_progress = 0;
   st_->phase = State::Phase::kParsing;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CI: builds (or reuses) the Windows dependency prefix from Debian's sources
 # (scripts/build-windows-deps.sh), builds tests/windows/deps_probe against it with the toolchain
-# file, cross-compiles the Windows-only sources of agent/service with mingw-w64 (warnings are
+# file, cross-compiles agent/service with its Windows OS side (in agent/env) with mingw-w64 (warnings are
 # errors) into tests/windows/service_smoke.exe, and runs the probes and the smoke test under wine
 # when wine works in this machine (time-boxed; otherwise says it was skipped). Output in build/windows.
 #   scripts/ci-windows.sh          compile, link, run the smoke checks under wine
@@ -30,8 +30,10 @@ fi
 cxx=x86_64-w64-mingw32-g++-posix
 flags=(-std=c++20 -O1 -g0 -Wall -Wextra -Wpedantic -Werror -I"$root" -D_WIN32_WINNT=0x0A00 -DOB_VERSION='"win-smoke"')
 
-# Every source agent/service builds on Windows: its *_win.cpp and its platform-neutral files.
-sources=(agent/util/status.cpp)
+# Every source agent/service builds on Windows: its platform-neutral files, and the OS side that lives in
+# agent/env (the SCM, the notify socket, UTF-16 text, the ReadDirectoryChangesW watcher).
+sources=(agent/util/status.cpp agent/env/env.cpp agent/env/notify_socket_win.cpp agent/env/win_text_win.cpp
+         agent/env/folder_watcher_win.cpp agent/env/windows_service_win.cpp agent/env/service_session_win.cpp)
 for f in agent/service/*.cpp; do
   case "$f" in *_posix.cpp) continue ;; esac
   sources+=("$f")

@@ -1,7 +1,5 @@
 // What people, OpesCare and systemd are told: the status snapshot, the faults, the heartbeat's status
 // object and the systemd STATUS= line, from the figures the agent keeps on the network thread.
-#include <unistd.h>
-
 #include <boost/asio/post.hpp>
 #include <cstdlib>
 #include <ctime>
@@ -9,6 +7,7 @@
 
 #include "agent/app/agent_internal.h"
 #include "agent/bridge/headers.h"
+#include "agent/env/env.h"
 #include "agent/status/render.h"
 #include "agent/util/redact.h"
 
@@ -30,9 +29,8 @@ status::HeartbeatOutcome ToOutcome(bridge::ConnectionState s) {
 }
 
 std::string Hostname() {
-  char buf[256] = {0};
-  if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";
-  return buf;
+  Result<std::string> host = env::Env::Default()->HostName();
+  return host.ok() ? *host : "unknown";
 }
 
 }  // namespace

@@ -1,12 +1,4 @@
 // `doctor`: one line per check of the set-up, ✓ or ✗ with the fix; exit 0 only when every check passes.
-#include <fcntl.h>
-#include <netdb.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <iostream>
 
@@ -19,6 +11,7 @@
 #include "agent/bridge/heartbeat.h"
 #include "agent/bridge/time_floor.h"
 #include "agent/config/logging.h"
+#include "agent/env/env.h"
 #include "agent/http/tls_context.h"
 #include "agent/outbox/outbox.h"
 #include "agent/util/files.h"
@@ -61,47 +54,6 @@ std::string Endpoint(const std::string& host, uint16_t port) {
   return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
-// Resolves host; the first address, or the resolver's error.
-Result<addrinfo*> Resolve(const std::string& host, uint16_t port) {
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  int rc = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res);
-  if (rc != 0) return Unavailable(gai_strerror(rc));
-  return res;
-}
-
-// A TCP connect with a timeout; Ok or the reason.
-Status ConnectWithTimeout(const addrinfo* ai, std::chrono::milliseconds timeout) {
-  Status last = Unavailable("no address");
-  for (; ai; ai = ai->ai_next) {
-    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0) continue;
-    int rc = ::connect(fd, ai->ai_addr, ai->ai_addrlen);
-    if (rc != 0 && errno == EINPROGRESS) {
-      pollfd p{fd, POLLOUT, 0};
-      rc = ::poll(&p, 1, static_cast<int>(timeout.count()));
-      if (rc == 0) {
-        last = Unavailable("no answer within " + std::to_string(timeout.count() / 1000) + " s");
-        ::close(fd);
-        continue;
-      }
-      int err = 0;
-      socklen_t len = sizeof err;
-      getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-      rc = err == 0 ? 0 : -1;
-      errno = err;
-    }
-    if (rc == 0) {
-      ::close(fd);
-      return Status::Ok();
-    }
-    last = Unavailable(std::strerror(errno));
-    ::close(fd);
-  }
-  return last;
-}
-
 std::string FormatDate(std::chrono::system_clock::time_point t) { return FormatIso8601Utc(t).substr(0, 10); }
 
 void CheckFolder(Report& r, const std::string& label, const std::string& dir) {
@@ -113,7 +65,7 @@ void CheckFolder(Report& r, const std::string& label, const std::string& dir) {
     while (!ancestor.empty() && !std::filesystem::exists(ancestor, ec) && ancestor != ancestor.parent_path())
       ancestor = ancestor.parent_path();
     std::string parent = ancestor.empty() ? "." : ancestor.string();
-    if (::access(parent.c_str(), W_OK | X_OK) == 0) {
+    if (Result<bool> w = env::Env::Default()->CanWriteDir(parent); w.ok() && *w) {
       r.Pass(label, dir + " does not exist yet; the agent will create it");
     } else {
       r.Fail(label, dir + " does not exist and " + parent + " is not writable",
@@ -121,15 +73,17 @@ void CheckFolder(Report& r, const std::string& label, const std::string& dir) {
     }
     return;
   }
-  std::string probe = dir + "/.opescare-doctor-" + std::to_string(::getpid());
-  int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    r.Fail(label, dir + " is not writable (" + std::strerror(errno) + ")",
+  env::Env& env = *env::Env::Default();
+  std::string probe = dir + "/.opescare-doctor-" + std::to_string(env.ProcessId());
+  auto file = env.NewWritableFile(probe, env::OpenMode::kExclusive, 0600);
+  if (!file.ok()) {
+    const std::string& m = file.status().message();  // "<path>: <what>: <the OS's words>"
+    r.Fail(label, dir + " is not writable (" + m.substr(m.rfind(": ") + 2) + ")",
            "give the service user write access: chown <service user> " + dir + " (or chmod u+w)");
     return;
   }
-  ::close(fd);
-  ::unlink(probe.c_str());
+  file->reset();
+  (void)env.RemoveFile(probe);
   r.Pass(label, dir + " writable");
 }
 
@@ -221,16 +175,14 @@ int CmdDoctor(const GlobalOptions& global) {
   const std::string what = proxy ? "proxy " + Endpoint(host, port) : Endpoint(host, port);
 
   bool network_ok = false;
-  auto resolved = Resolve(host, port);
-  if (!resolved.ok()) {
-    r.Fail("dns", "cannot resolve " + host + ": " + resolved.status().message(),
+  Status tcp = env::Env::Default()->ProbeTcpConnect(
+      host, port, std::chrono::milliseconds(static_cast<int64_t>(cfg.http.connect_timeout_seconds * 1000)));
+  if (tcp.code() == Code::kNotFound) {  // the name did not resolve
+    r.Fail("dns", "cannot resolve " + host + ": " + tcp.message(),
            proxy ? "check http.proxy and this computer's DNS settings (/etc/resolv.conf)"
                  : "check server_url and this computer's DNS settings (/etc/resolv.conf)");
   } else {
     r.Pass("dns", host + " resolves");
-    Status tcp = ConnectWithTimeout(*resolved,
-                                    std::chrono::milliseconds(static_cast<int64_t>(cfg.http.connect_timeout_seconds * 1000)));
-    freeaddrinfo(*resolved);
     if (!tcp.ok()) {
       r.Fail("tcp", "cannot connect to " + what + ": " + tcp.message(),
              "check that the " + std::string(proxy ? "proxy" : "server") + " is up and that a firewall allows " +
@@ -354,7 +306,7 @@ int CmdDoctor(const GlobalOptions& global) {
     if (!std::filesystem::exists(cfg.outbox.path, ec)) {
       std::string dir = std::filesystem::path(cfg.outbox.path).parent_path().string();
       if (dir.empty()) dir = ".";
-      if (::access(dir.c_str(), W_OK | X_OK) == 0) {
+      if (Result<bool> w = env::Env::Default()->CanWriteDir(dir); w.ok() && *w) {
         r.Pass("outbox", cfg.outbox.path + " does not exist yet; the agent will create it");
       } else {
         r.Fail("outbox", cfg.outbox.path + " does not exist and " + dir + " is not writable",

@@ -1,8 +1,6 @@
 // The ingest driver (ingest_driver.h): the connector's event loop on the disk thread.
 #include "agent/app/ingest_driver.h"
 
-#include <unistd.h>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -38,10 +36,8 @@ class IngestDriver::Impl {
     if (!connector_->watcher_status().ok())
       log_->warn("connector: folder events unavailable ({}); scanning every {} s instead",
                  connector_->watcher_status().ToString(), settings.scan_interval_seconds);
-    if (connector_->WatchFd() >= 0) {
-      int fd = ::dup(connector_->WatchFd());  // the descriptor object owns its copy
-      if (fd >= 0) watch_fd_ = std::make_unique<asio::posix::stream_descriptor>(disk_, fd);
-    }
+    if (int fd = connector_->NewWatchFd(); fd >= 0)  // the descriptor object owns it
+      watch_fd_ = std::make_unique<asio::posix::stream_descriptor>(disk_, fd);
     stopping_ = false;
     Tick();
     return Status::Ok();

@@ -1,6 +1,4 @@
 // Commands that work on the outbox file: `enqueue`, `status`, `dead-letters`.
-#include <unistd.h>
-
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
@@ -107,7 +105,7 @@ Result<JsonFileResult> ParseJsonRecordsFile(const std::string& path) {
 // A one-line progress bar on a terminal: bytes, rows/s.
 class ProgressBar {
  public:
-  explicit ProgressBar(std::string name) : name_(std::move(name)), tty_(isatty(STDOUT_FILENO)) {}
+  explicit ProgressBar(std::string name) : name_(std::move(name)), tty_(env::Env::Default()->StdoutIsTerminal()) {}
   void Update(const csv_folder::IngestProgress& p) {
     if (!tty_ || p.bytes_total == 0) return;
     auto now = std::chrono::steady_clock::now();

@@ -1,6 +1,4 @@
 // `run` and `heartbeat`: the daemon, and one heartbeat by hand with a full report.
-#include <unistd.h>
-
 #include <iostream>
 
 #include "agent/app/agent.h"
@@ -11,6 +9,7 @@
 #include "agent/bridge/headers.h"
 #include "agent/bridge/heartbeat.h"
 #include "agent/config/logging.h"
+#include "agent/env/env.h"
 #include "agent/outbox/outbox.h"
 
 namespace opescare::app {
@@ -40,8 +39,7 @@ void PrintSent(const http::Request& request, const std::string& url) {
 // (read-only, it may be in use by the running agent), no uptime or sync history of its own.
 bridge::AgentStatus OneShotStatus(const config::Config& cfg) {
   bridge::AgentStatus s;
-  char host[256] = {0};
-  if (gethostname(host, sizeof host - 1) == 0) s.hostname = host;
+  if (Result<std::string> host = env::Env::Default()->HostName(); host.ok()) s.hostname = *host;
   s.os = bridge::OsName();
   outbox::OutboxOptions o = OutboxOptionsFromConfig(cfg);
   o.read_only = true;

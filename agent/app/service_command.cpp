@@ -5,6 +5,7 @@
 
 #include "agent/app/commands.h"
 #include "agent/app/exit_codes.h"
+#include "agent/env/env.h"
 #include "agent/service/windows_service.h"
 
 namespace opescare::app {
@@ -13,7 +14,8 @@ int CmdService(const GlobalOptions& global, const std::string& action) {
   Status s;
   if (action == "install") {
     std::error_code ec;
-    std::string exe = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+    Result<std::string> own = env::Env::Default()->ExecutablePath();
+    std::string exe = own.ok() ? *own : std::string();
     std::string config = global.config_path.empty() ? service::DefaultServicePaths().config_file
                                                     : std::filesystem::absolute(global.config_path, ec).string();
     s = service::InstallService(exe, config);

@@ -2,15 +2,10 @@
 // ingested files, integrity.
 #include "agent/outbox/sqlite_outbox.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <system_error>
 
+#include "agent/env/env.h"
 #include "agent/outbox/schema.h"
 
 namespace opescare::outbox {
@@ -20,43 +15,50 @@ namespace {
 constexpr int64_t kJournalSizeLimitBytes = 64 * 1024 * 1024;  // the -wal file shrinks back to this after a checkpoint
 constexpr size_t kMaxIntegryMessages = 20;
 
-Status ErrnoStatus(const std::string& path, const char* what) {
-  int e = errno;
-  std::string msg = "outbox " + path + ": " + what + ": " + std::strerror(e);
-  if (e == EACCES || e == EPERM)
-    return PermissionDenied(msg + "; give the agent's user read and write access to the file and its directory");
-  if (e == ENOENT) return IoError(msg + "; create the directory holding it, or fix outbox.path");
-  if (e == ENOSPC) return ResourceExhausted(msg + "; free disk space on that volume");
-  return IoError(msg + "; check the disk and the path");
+// The outbox's words for an env error: what failed, the OS's words, and the fix.
+Status OutboxFileStatus(const Status& failed, const std::string& path, const char* what) {
+  const std::string& m = failed.message();  // "<path>: <what>: <the OS's words>" (env.h)
+  const size_t words = m.rfind(": ");
+  std::string msg = "outbox " + path + ": " + what + ": " + (words == std::string::npos ? m : m.substr(words + 2));
+  switch (failed.code()) {
+    case Code::kPermissionDenied:
+      return PermissionDenied(msg + "; give the agent's user read and write access to the file and its directory");
+    case Code::kNotFound: return IoError(msg + "; create the directory holding it, or fix outbox.path");
+    case Code::kResourceExhausted: return ResourceExhausted(msg + "; free disk space on that volume");
+    default: return IoError(msg + "; check the disk and the path");
+  }
 }
 
 // Only the agent's user may read patient data: the file, and the -wal/-shm files SQLite creates beside it
 // with the database's mode, are 0600. An existing file with looser bits is tightened.
 Status CreatePrivateFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return ErrnoStatus(path, "cannot open or create");
-  struct stat st {};
-  Status result;
-  if (::fstat(fd, &st) != 0) {
-    result = ErrnoStatus(path, "cannot stat");
-  } else if (!S_ISREG(st.st_mode)) {
-    result = InvalidArgument("outbox " + path + " is not a regular file: fix outbox.path");
-  } else if ((st.st_mode & 077) != 0 && ::fchmod(fd, 0600) != 0) {
-    result = ErrnoStatus(path, "cannot restrict the file to mode 0600");
+  env::Env& env = *env::Env::Default();
+  {
+    auto file = env.NewWritableFile(path, env::OpenMode::kAppend, 0600);  // never follows a link
+    if (!file.ok()) return OutboxFileStatus(file.status(), path, "cannot open or create");
   }
-  ::close(fd);
-  if (!result.ok()) return result;
+  auto info = env.Stat(path, /*follow_links=*/false);
+  if (!info.ok()) return OutboxFileStatus(info.status(), path, "cannot stat");
+  if (info->type != env::FileType::kRegular)
+    return InvalidArgument("outbox " + path + " is not a regular file: fix outbox.path");
+  if ((info->mode & 077) != 0) {
+    if (Status s = env.SetMode(path, 0600); !s.ok())
+      return OutboxFileStatus(s, path, "cannot restrict the file to mode 0600");
+  }
   for (const char* suffix : {"-wal", "-shm"}) {
     std::string side = path + suffix;
-    if (::stat(side.c_str(), &st) == 0 && (st.st_mode & 077) != 0 && ::chmod(side.c_str(), 0600) != 0)
-      return ErrnoStatus(side, "cannot restrict the file to mode 0600");
+    auto side_info = env.Stat(side);
+    if (side_info.ok() && (side_info->mode & 077) != 0) {
+      if (Status s = env.SetMode(side, 0600); !s.ok())
+        return OutboxFileStatus(s, side, "cannot restrict the file to mode 0600");
+    }
   }
   return Status::Ok();
 }
 
 uint64_t FileSize(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  auto info = env::Env::Default()->Stat(path);
+  return info.ok() ? info->size : 0;
 }
 
 Status ConfigureWriter(Database& db, const OutboxOptions& options) {
@@ -262,10 +264,10 @@ Result<std::unique_ptr<Outbox>> OpenOutbox(const OutboxOptions& options) {
   using namespace internal;
   if (options.path.empty()) return InvalidArgument("outbox.path is empty: set it to the outbox file's path");
   if (options.read_only) {
-    struct stat st {};
-    if (::stat(options.path.c_str(), &st) != 0) {
-      if (errno == ENOENT) return NotFound("no outbox at " + options.path + " (the agent has not created it yet)");
-      return ErrnoStatus(options.path, "cannot stat");
+    if (auto info = env::Env::Default()->Stat(options.path); !info.ok()) {
+      if (info.status().code() == Code::kNotFound)
+        return NotFound("no outbox at " + options.path + " (the agent has not created it yet)");
+      return OutboxFileStatus(info.status(), options.path, "cannot stat");
     }
   } else if (Status st = CreatePrivateFile(options.path); !st.ok()) {
     return st;

@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <utility>
 
-#include "agent/service/notify_socket.h"
+#include "agent/env/notify_socket.h"
 
 namespace opescare::service {
 namespace {

@@ -14,10 +14,9 @@
 #include <thread>
 #include <vector>
 
-#include "agent/service/folder_watcher.h"
-#include "agent/service/service_install_win.h"
-#include "agent/service/service_session_win.h"
-#include "agent/service/win_text.h"
+#include "agent/env/service_install_win.h"
+#include "agent/env/service_session_win.h"
+#include "agent/env/win_text.h"
 #include "agent/service/windows_service.h"
 
 namespace {
@@ -136,16 +135,16 @@ std::string MakeTempFolder() {
 
 void TestFolderWatcher() {
   const std::string folder = MakeTempFolder();
-  auto opened = OpenFolderWatcher(folder);
-  CHECK(opened.ok());
-  if (!opened.ok()) {
-    std::printf("watcher: %s\n", opened.status().ToString().c_str());
+  auto watcher = env::NewDirectoryChangesWatcher(folder);
+  Status started = watcher->Start();
+  CHECK(started.ok());
+  if (!started.ok()) {
+    std::printf("watcher: %s\n", started.ToString().c_str());
     return;
   }
-  FolderWatcher& watcher = **opened;
 
-  auto idle = watcher.Wait(milliseconds(200));
-  CHECK(idle.ok() && *idle == FolderWatcher::Wake::kTimeout);
+  auto idle = watcher->Wait(milliseconds(200));
+  CHECK(idle.ok() && !idle->rescan && idle->names.empty());
 
   // A file appears while nobody waits: the next Wait must still see it.
   const std::wstring file = internal::Widen(folder) + L"\\lab_results_001.csv";
@@ -155,34 +154,34 @@ void TestFolderWatcher() {
   ::WriteFile(h, "patient_id\n1\n", 13, &written, nullptr);
   ::CloseHandle(h);
   const auto t0 = std::chrono::steady_clock::now();
-  auto changed = watcher.Wait(milliseconds(5000));
-  CHECK(changed.ok() && *changed == FolderWatcher::Wake::kChanged);
+  auto changed = watcher->Wait(milliseconds(5000));
+  CHECK(changed.ok() && changed->rescan);
   std::printf(
       "watcher: change seen after %lld ms\n",
       static_cast<long long>(std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - t0).count()));
 
-  // Drain whatever else the write produced, then cancel from another thread mid-wait.
+  // Drain whatever else the write produced, then wake it from another thread mid-wait.
   for (int i = 0; i < 10; ++i) {
-    auto more = watcher.Wait(milliseconds(200));
-    if (!more.ok() || *more != FolderWatcher::Wake::kChanged) break;
+    auto more = watcher->Drain();
+    if (!more.ok() || !more->rescan) break;
   }
-  std::thread canceller([&watcher] {
+  std::thread waker([&watcher] {
     std::this_thread::sleep_for(milliseconds(200));  // the test's one deliberate delay: let Wait block first
-    watcher.Cancel();
+    watcher->Wake();
   });
   const auto t1 = std::chrono::steady_clock::now();
-  auto cancelled = watcher.Wait(milliseconds(10000));
-  canceller.join();
-  CHECK(cancelled.ok() && *cancelled == FolderWatcher::Wake::kCancelled);
+  auto woken = watcher->Wait(milliseconds(10000));
+  waker.join();
+  CHECK(woken.ok() && !woken->rescan);
   CHECK(std::chrono::steady_clock::now() - t1 < std::chrono::seconds(5));
-  auto after = watcher.Wait(milliseconds(10000));
-  CHECK(after.ok() && *after == FolderWatcher::Wake::kCancelled);
+  CHECK(watcher->NewWaitFd() == -1);
 
-  opened->reset();
+  watcher->Stop();
+  watcher.reset();
   ::DeleteFileW(file.c_str());
   ::RemoveDirectoryW(internal::Widen(folder).c_str());
 
-  CHECK(OpenFolderWatcher(folder + "\\missing").status().code() == Code::kIoError);
+  CHECK(env::NewDirectoryChangesWatcher(folder + "\\missing")->Start().code() == Code::kUnavailable);
 }
 
 void TestConsoleFallbackAndPaths() {

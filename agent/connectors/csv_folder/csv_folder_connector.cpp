@@ -14,14 +14,14 @@ CsvFolderConnector::CsvFolderConnector(ConnectorOptions options, RecordSink* sin
                                        std::unique_ptr<FolderWatcher> watcher)
     : options_(std::move(options)),
       clock_(clock),
-      watcher_(watcher ? std::move(watcher) : NewFolderWatcher(options_.watch_folder)),
+      watcher_(watcher ? std::move(watcher) : options_.processing.env->NewFolderWatcher(options_.watch_folder)),
       processor_(options_.processing, sink, clock),
       settle_(options_.settle) {}
 
 CsvFolderConnector::~CsvFolderConnector() { Stop(); }
 
 Status CsvFolderConnector::Start() {
-  Status s = EnsureFolder(options_.watch_folder);
+  Status s = EnsureFolder(options_.watch_folder, *options_.processing.env);
   if (!s.ok()) return s;
   s = processor_.PrepareFolders();
   if (!s.ok()) return s;
@@ -51,7 +51,7 @@ void CsvFolderConnector::Note(const std::vector<std::string>& names) {
 void CsvFolderConnector::Scan() {
   scan_due_ = false;
   next_scan_ = clock_->Steady() + options_.scan_interval;
-  Result<std::vector<std::string>> names = ListFolder(options_.watch_folder);
+  Result<std::vector<std::string>> names = ListFolder(options_.watch_folder, *options_.processing.env);
   if (!names.ok()) return;  // a folder that cannot be listed now is listed again at the next scan
   Note(*names);
   // A folder, FIFO or link that is gone from the listing is no longer a fault.
@@ -87,7 +87,7 @@ std::vector<std::string> CsvFolderConnector::Poll() {
   for (const std::string& name : settle_.Names()) names.insert(name);
   for (const std::string& name : names) {
     const std::string path = JoinPath(options_.watch_folder, name);
-    Result<FileObservation> seen = StatRegularFile(path);
+    Result<FileObservation> seen = StatRegularFile(path, *options_.processing.env);
     if (!seen.ok()) {
       if (seen.status().code() == Code::kIoError) continue;  // keep it; look again next time
       settle_.Forget(name);
@@ -149,12 +149,12 @@ void CsvFolderConnector::RemoveOldFiles() {
   next_cleanup_ = now + std::chrono::hours(1);
   const auto cutoff = clock_->Now() - options_.keep_processed;
   for (const std::string& folder : {options_.processing.processed_folder, options_.processing.failed_folder}) {
-    Result<std::vector<std::string>> names = ListFolder(folder);
+    Result<std::vector<std::string>> names = ListFolder(folder, *options_.processing.env);
     if (!names.ok()) continue;  // said by the folder checks; tried again in an hour
     for (const std::string& name : *names) {
       const std::string path = JoinPath(folder, name);
-      Result<std::chrono::system_clock::time_point> moved = MovedHereAt(path);
-      if (moved.ok() && *moved < cutoff && RemoveFile(path).ok()) ++removed_old_files_;
+      Result<std::chrono::system_clock::time_point> moved = MovedHereAt(path, *options_.processing.env);
+      if (moved.ok() && *moved < cutoff && RemoveFile(path, *options_.processing.env).ok()) ++removed_old_files_;
     }
   }
 }

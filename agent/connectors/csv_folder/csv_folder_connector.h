@@ -4,10 +4,10 @@
 //
 // Threading contract: not thread-safe. Every call is made from ONE thread, the disk worker (the thread
 // that owns the outbox's write connection), except FolderWatcher::Wake through Wake(). Two ways to drive it:
-//  - event loop: the io thread waits for WatchFd() to become readable (e.g. asio posix::stream_descriptor
+//  - event loop: the io thread waits for NewWatchFd() to become readable (e.g. asio posix::stream_descriptor
 //    async_wait(wait_read)) or for a timer at NextWakeup(), then posts to the worker: `for (p : Poll())
 //    ProcessFile(p);` and re-arms the wait after that work is done (the fd stays readable until Poll drains
-//    it). It never reads WatchFd() itself.
+//    it). It never reads that descriptor itself.
 //  - a plain thread: `while (running) { Wait(until NextWakeup()); for (p : Poll()) ProcessFile(p); }` with
 //    Wake() from another thread to stop it.
 #pragma once
@@ -24,11 +24,15 @@
 #include "agent/connectors/csv_folder/connector_fault.h"
 #include "agent/connectors/csv_folder/file_job.h"
 #include "agent/connectors/csv_folder/file_processor.h"
-#include "agent/connectors/csv_folder/folder_watcher.h"
 #include "agent/connectors/csv_folder/settle.h"
+#include "agent/env/env.h"
 #include "agent/util/clock.h"
 
 namespace opescare::csv_folder {
+
+using env::FolderWatcher;
+using env::NewScanOnlyWatcher;
+using env::WatchEvents;
 
 struct ConnectorOptions {
   std::string watch_folder = "./data/incoming";
@@ -47,7 +51,7 @@ Result<ConnectorOptions> ConnectorOptionsFromConfig(const config::ConnectorConfi
 
 class CsvFolderConnector {
  public:
-  // Borrows sink and clock. watcher: nullptr for the platform's (inotify on Linux).
+  // Borrows sink and clock. watcher: nullptr for options.processing.env's (inotify on Linux).
   CsvFolderConnector(ConnectorOptions options, RecordSink* sink, const Clock* clock,
                      std::unique_ptr<FolderWatcher> watcher = nullptr);
   ~CsvFolderConnector();
@@ -59,7 +63,8 @@ class CsvFolderConnector {
   Status Start();
   void Stop();
 
-  int WatchFd() const { return watcher_->fd(); }
+  // A new descriptor (the caller closes it) readable when watcher events are pending, or -1 (FolderWatcher).
+  int NewWatchFd() const { return watcher_->NewWaitFd(); }
   // Blocks until a watcher event, Wake(), or the timeout; feeds what it learnt to the next Poll().
   Status Wait(std::chrono::milliseconds timeout);
   // Thread-safe: makes a blocked Wait() return.

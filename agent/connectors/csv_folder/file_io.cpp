@@ -2,8 +2,6 @@
 #include "agent/connectors/csv_folder/file_io.h"
 
 #include <ctime>
-#include <filesystem>
-#include <system_error>
 
 #include "agent/util/clock.h"
 
@@ -24,29 +22,18 @@ std::string JoinPath(const std::string& dir, const std::string& name) {
   return dir + "/" + name;
 }
 
-bool PathExists(const std::string& path) {
-  std::error_code ec;
-  return std::filesystem::exists(std::filesystem::symlink_status(path, ec));
+bool PathExists(const std::string& path, env::Env& env) {
+  return env.Stat(path, /*follow_links=*/false).ok();
 }
 
-Status EnsureFolder(const std::string& path) {
-  std::error_code ec;
-  std::filesystem::create_directories(path, ec);
-  if (ec) return IoError(path + ": cannot create folder: " + ec.message());
-  if (!std::filesystem::is_directory(path, ec)) return IoError(path + ": exists but is not a folder");
+Status EnsureFolder(const std::string& path, env::Env& env) {
+  if (Status s = env.CreateDirs(path); !s.ok()) return IoError(s.message());
   return Status::Ok();
 }
 
-Result<std::vector<std::string>> ListFolder(const std::string& folder) {
-  std::vector<std::string> names;
-  std::error_code ec;
-  std::filesystem::directory_iterator it(folder, ec), end;
-  if (ec) return IoError(folder + ": cannot list: " + ec.message());
-  for (; it != end; it.increment(ec)) {
-    if (ec) return IoError(folder + ": cannot list: " + ec.message());
-    names.push_back(it->path().filename().string());
-  }
-  if (ec) return IoError(folder + ": cannot list: " + ec.message());
+Result<std::vector<std::string>> ListFolder(const std::string& folder, env::Env& env) {
+  auto names = env.ListDir(folder);
+  if (!names.ok()) return IoError(names.status().message());
   return names;
 }
 

@@ -1,5 +1,6 @@
 // The disk side of a file's life: reading an export in place, writing the errors report durably, and
-// moving files aside without overwriting anything. POSIX implementation in file_io_posix.cpp.
+// moving files aside without overwriting anything, all through an env::Env (file_io_disk.cpp; tests pass a
+// FaultEnv).
 #pragma once
 
 #include <chrono>
@@ -12,6 +13,7 @@
 
 #include "agent/connectors/csv_folder/byte_source.h"
 #include "agent/connectors/csv_folder/settle.h"
+#include "agent/env/env.h"
 #include "agent/util/status.h"
 
 namespace opescare::csv_folder {
@@ -20,7 +22,7 @@ namespace opescare::csv_folder {
 class InputFile {
  public:
   // kNotFound when the file is gone (moved or deleted meanwhile), kPermissionDenied, or kIoError.
-  static Result<std::unique_ptr<InputFile>> Open(const std::string& path);
+  static Result<std::unique_ptr<InputFile>> Open(const std::string& path, env::Env& env = *env::Env::Default());
   virtual ~InputFile() = default;
 
   virtual uint64_t size_at_open() const = 0;
@@ -52,7 +54,7 @@ class InputFileSource final : public ByteSource {
 class ReportWriter {
  public:
   // final_path is where Commit() puts the report (the caller picks a name that is free).
-  explicit ReportWriter(std::string final_path);
+  explicit ReportWriter(std::string final_path, env::Env& env = *env::Env::Default());
   ~ReportWriter();  // discards an uncommitted report
   ReportWriter(const ReportWriter&) = delete;
   ReportWriter& operator=(const ReportWriter&) = delete;
@@ -67,6 +69,7 @@ class ReportWriter {
  private:
   struct Impl;
   std::string final_path_;
+  env::Env& env_;
   std::unique_ptr<Impl> impl_;
   uint64_t lines_ = 0;
 };
@@ -77,28 +80,29 @@ class ReportWriter {
 std::string FreeNameIn(const std::string& dir, const std::string& name, const std::string& keep_suffix,
                        std::chrono::system_clock::time_point now,
                        const std::function<bool(const std::string& path)>& taken);
-bool PathExists(const std::string& path);
+bool PathExists(const std::string& path, env::Env& env = *env::Env::Default());
 
 // Moves `from` to `to` durably (fsyncing both folders); when they are on different filesystems, copies
 // to a temporary file beside `to`, fsyncs it, renames it into place and then removes `from`.
-Status MoveFileDurable(const std::string& from, const std::string& to);
+Status MoveFileDurable(const std::string& from, const std::string& to, env::Env& env = *env::Env::Default());
 
 // Size and mtime of a regular file (symbolic links are not followed). kNotFound when it is gone,
 // kInvalidArgument when it is not a regular file.
-Result<FileObservation> StatRegularFile(const std::string& path);
+Result<FileObservation> StatRegularFile(const std::string& path, env::Env& env = *env::Env::Default());
 
 // Names of every entry directly inside folder (not recursive): files, folders, FIFOs, links alike; the caller
 // tells them apart (StatRegularFile).
-Result<std::vector<std::string>> ListFolder(const std::string& folder);
+Result<std::vector<std::string>> ListFolder(const std::string& folder, env::Env& env = *env::Env::Default());
 
 // When a regular file last had its status changed (its ctime: a rename into a folder sets it), for ages in a
 // folder; kInvalidArgument when it is not a regular file.
-Result<std::chrono::system_clock::time_point> MovedHereAt(const std::string& path);
+Result<std::chrono::system_clock::time_point> MovedHereAt(const std::string& path,
+                                                          env::Env& env = *env::Env::Default());
 // Removes a regular file (never a folder).
-Status RemoveFile(const std::string& path);
+Status RemoveFile(const std::string& path, env::Env& env = *env::Env::Default());
 
 // Creates a folder and its parents if missing.
-Status EnsureFolder(const std::string& path);
+Status EnsureFolder(const std::string& path, env::Env& env = *env::Env::Default());
 
 std::string BaseName(const std::string& path);
 std::string JoinPath(const std::string& dir, const std::string& name);

@@ -10,6 +10,15 @@
 namespace opescare::csv_folder {
 namespace {
 
+// FreeNameIn's test of whether a name is taken, through the job's Env.
+std::function<bool(const std::string&)> TakenIn(env::Env& env) {
+  return [&env](const std::string& path) { return PathExists(path, env); };
+}
+
+}  // namespace
+
+namespace {
+
 constexpr size_t kHashChunk = 256 * 1024;
 constexpr uint64_t kProgressEvery = 1 << 20;
 
@@ -107,9 +116,9 @@ bool FileJob::FolderRetry(std::string what, Status why) {
 
 void FileJob::MoveTo(const std::string& folder) {
   if (!options_.move_source) return;
-  std::string name = FreeNameIn(folder, out_.file_name, "", clock_->Now(), PathExists);
+  std::string name = FreeNameIn(folder, out_.file_name, "", clock_->Now(), TakenIn(*options_.env));
   std::string to = JoinPath(folder, name);
-  Status s = MoveFileDurable(path_, to);
+  Status s = MoveFileDurable(path_, to, *options_.env);
   if (!s.ok()) {
     out_.status = s;
     if (s.code() != Code::kNotFound) out_.folder_problem = "cannot move " + out_.file_name + " to " + folder;
@@ -129,9 +138,9 @@ bool FileJob::Reject(const std::vector<RowError>& problems) {
     }
   }
   if (out_.reason.empty()) out_.reason = NoValidRowReason(out_.file_name, problems.size());
-  std::string name =
-      FreeNameIn(options_.failed_folder, out_.file_name + ".errors.csv", ".errors.csv", clock_->Now(), PathExists);
-  ReportWriter report(JoinPath(options_.failed_folder, name));
+  std::string name = FreeNameIn(options_.failed_folder, out_.file_name + ".errors.csv", ".errors.csv", clock_->Now(),
+                                TakenIn(*options_.env));
+  ReportWriter report(JoinPath(options_.failed_folder, name), *options_.env);
   const std::string cannot_report = "cannot write the errors report in " + options_.failed_folder;
   for (const RowError& e : problems) {
     Status s = report.Add(e.row, e.column, e.reason);
@@ -156,7 +165,7 @@ bool FileJob::Start() {
   Result<bool> full = sink_->IsFull();
   if (!full.ok()) return RetryLater(full.status());
   if (*full) return RetryLater(ResourceExhausted("the outbox is above its size cap; the file waits"));
-  Result<std::unique_ptr<InputFile>> opened = InputFile::Open(path_);
+  Result<std::unique_ptr<InputFile>> opened = InputFile::Open(path_, *options_.env);
   if (!opened.ok()) return FolderRetry("cannot read " + path_, opened.status());
   st_->file = std::move(*opened);
   st_->prog.bytes_total = st_->file->size_at_open();
@@ -200,7 +209,8 @@ bool FileJob::Hash(const SliceBudget& budget) {
       // The note is informative only: losing it to a crash loses nothing.
       Status s = WriteFileAtomic(
           out_.moved_to + ".duplicate",
-          "This file's content (SHA-256 " + out_.sha256 + ") was already queued; nothing was queued again.\n", 0640);
+          "This file's content (SHA-256 " + out_.sha256 + ") was already queued; nothing was queued again.\n", 0640,
+          *options_.env);
       (void)s;
     }
     st_->phase = State::Phase::kDone;
@@ -226,9 +236,9 @@ bool FileJob::Hash(const SliceBudget& budget) {
   Result<std::vector<RowError>> header = st_->stream->Open();
   if (!header.ok()) return RetryLater(header.status());
   if (!header->empty()) return Reject(*header);
-  std::string report_name =
-      FreeNameIn(options_.failed_folder, out_.file_name + ".errors.csv", ".errors.csv", clock_->Now(), PathExists);
-  st_->report = std::make_unique<ReportWriter>(JoinPath(options_.failed_folder, report_name));
+  std::string report_name = FreeNameIn(options_.failed_folder, out_.file_name + ".errors.csv", ".errors.csv",
+                                       clock_->Now(), TakenIn(*options_.env));
+  st_->report = std::make_unique<ReportWriter>(JoinPath(options_.failed_folder, report_name), *options_.env);
   st_->last_progress = 0;
   st_->phase = State::Phase::kParsing;
   return false;

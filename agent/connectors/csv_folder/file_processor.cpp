@@ -34,9 +34,9 @@ FileProcessor::FileProcessor(ProcessorOptions options, RecordSink* sink, const C
     : options_(std::move(options)), sink_(sink), clock_(clock) {}
 
 Status FileProcessor::PrepareFolders() const {
-  Status s = EnsureFolder(options_.processed_folder);
+  Status s = EnsureFolder(options_.processed_folder, *options_.env);
   if (!s.ok()) return s;
-  return EnsureFolder(options_.failed_folder);
+  return EnsureFolder(options_.failed_folder, *options_.env);
 }
 
 FileOutcome FileProcessor::Process(const std::string& path, const ProgressCallback& progress) {

@@ -14,6 +14,7 @@
 #include "agent/connectors/csv_folder/record_stream.h"
 #include "agent/connectors/csv_folder/record_types.h"
 #include "agent/connectors/csv_folder/text_encoding.h"
+#include "agent/env/env.h"
 #include "agent/util/clock.h"
 #include "agent/util/status.h"
 
@@ -32,6 +33,8 @@ struct ProcessorOptions {
   // Test hook, called with the file's path after its records are committed and before it is moved (the
   // crash-between-commit-and-move test pauses here; see PauseHookFromEnv). Empty: none.
   std::function<void(const std::string& path)> after_commit;
+  // Every file and folder call goes through it (borrowed; tests pass a FaultEnv).
+  env::Env* env = env::Env::Default();
 };
 
 struct IngestProgress {

@@ -206,7 +206,7 @@ TEST_F(ConnectorTest, WakeInterruptsWait) {
 
 TEST_F(ConnectorTest, ScanAloneFindsFilesWithoutWatcherEvents) {
   auto c = Make(NewScanOnlyWatcher());
-  EXPECT_EQ(c->WatchFd(), -1);
+  EXPECT_EQ(c->NewWatchFd(), -1);
   c->Poll();
   Drop("patients_a.csv");
   c->Poll();

@@ -1,17 +1,17 @@
-// The event-less watcher: the connector relies on its periodic scan.
-#include "agent/connectors/csv_folder/folder_watcher.h"
+// The platform-neutral parts of agent/env: ParentDir and the scan-only watcher.
+#include "agent/env/env.h"
 
 #include <condition_variable>
 #include <mutex>
 
-namespace opescare::csv_folder {
+namespace opescare::env {
 namespace {
 
 class ScanOnlyWatcher final : public FolderWatcher {
  public:
   Status Start() override { return Status::Ok(); }
   void Stop() override { Wake(); }
-  int fd() const override { return -1; }
+  int NewWaitFd() const override { return -1; }
   Result<WatchEvents> Drain() override { return WatchEvents{}; }
   Result<WatchEvents> Wait(std::chrono::milliseconds timeout) override {
     std::unique_lock<std::mutex> lock(mu_);
@@ -35,8 +35,15 @@ class ScanOnlyWatcher final : public FolderWatcher {
 
 std::unique_ptr<FolderWatcher> NewScanOnlyWatcher() { return std::make_unique<ScanOnlyWatcher>(); }
 
-#if !defined(__linux__)
-std::unique_ptr<FolderWatcher> NewFolderWatcher(const std::string&) { return NewScanOnlyWatcher(); }
+std::string ParentDir(const std::string& path) {
+#ifdef _WIN32
+  size_t slash = path.find_last_of("/\\");
+#else
+  size_t slash = path.find_last_of('/');
 #endif
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return path.substr(0, 1);
+  return path.substr(0, slash);
+}
 
-}  // namespace opescare::csv_folder
+}  // namespace opescare::env

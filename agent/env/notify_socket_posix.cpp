@@ -9,7 +9,7 @@
 #include <cstddef>
 #include <cstring>
 
-#include "agent/service/notify_socket.h"
+#include "agent/env/notify_socket.h"
 
 namespace opescare::service::internal {
 

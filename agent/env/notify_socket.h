@@ -1,5 +1,4 @@
-// The OS side of the Notifier: an AF_UNIX datagram socket on POSIX, nothing on Windows.
-// Internal to agent/service.
+// The OS side of agent/service's Notifier: an AF_UNIX datagram socket on POSIX, nothing on Windows.
 #pragma once
 
 #include <chrono>

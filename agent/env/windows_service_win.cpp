@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "agent/service/service_control.h"
-#include "agent/service/service_install_win.h"
-#include "agent/service/service_session_win.h"
-#include "agent/service/win_text.h"
+#include "agent/env/service_install_win.h"
+#include "agent/env/service_session_win.h"
+#include "agent/env/win_text.h"
 #include "agent/service/windows_service.h"
 
 namespace opescare::service {

@@ -1,7 +1,7 @@
 // The Notifier's socket on Windows: there is no NOTIFY_SOCKET there, so nothing is ever opened.
 #include <windows.h>
 
-#include "agent/service/notify_socket.h"
+#include "agent/env/notify_socket.h"
 
 namespace opescare::service::internal {
 

@@ -1,17 +1,17 @@
-// inotify watcher (Linux). Other POSIX systems use the scan-only watcher (folder_watcher.cpp).
-#if defined(__linux__)
-
+// The inotify watcher (Linux). Other POSIX systems get the scan-only watcher (env.cpp).
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/inotify.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
-#include "agent/connectors/csv_folder/folder_watcher.h"
+#include "agent/env/env.h"
 
-namespace opescare::csv_folder {
+#if defined(__linux__)
+#include <sys/inotify.h>
+
+namespace opescare::env {
 namespace {
 
 constexpr uint32_t kMask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
@@ -45,7 +45,7 @@ class InotifyWatcher final : public FolderWatcher {
     wd_ = -1;
   }
 
-  int fd() const override { return fd_; }
+  int NewWaitFd() const override { return fd_ < 0 ? -1 : ::fcntl(fd_, F_DUPFD_CLOEXEC, 0); }
 
   Result<WatchEvents> Drain() override {
     WatchEvents events;
@@ -114,10 +114,16 @@ class InotifyWatcher final : public FolderWatcher {
 
 }  // namespace
 
-std::unique_ptr<FolderWatcher> NewFolderWatcher(const std::string& folder) {
+std::unique_ptr<FolderWatcher> NewInotifyWatcher(const std::string& folder) {
   return std::make_unique<InotifyWatcher>(folder);
 }
 
-}  // namespace opescare::csv_folder
+}  // namespace opescare::env
+
+#else
+
+namespace opescare::env {
+std::unique_ptr<FolderWatcher> NewInotifyWatcher(const std::string&) { return NewScanOnlyWatcher(); }
+}  // namespace opescare::env
 
 #endif  // __linux__

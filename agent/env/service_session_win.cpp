@@ -1,5 +1,5 @@
 // ServiceSession: the Windows service's state reports and stop requests around the run loop.
-#include "agent/service/service_session_win.h"
+#include "agent/env/service_session_win.h"
 
 #include <utility>
 

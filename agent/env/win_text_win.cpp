@@ -1,5 +1,5 @@
 // UTF-8 <-> UTF-16 conversions and readable Windows error messages.
-#include "agent/service/win_text.h"
+#include "agent/env/win_text.h"
 
 namespace opescare::service::internal {
 

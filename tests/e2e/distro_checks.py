@@ -1,0 +1,86 @@
+"""The packages on real Debian roots (scripts/ci-distros.sh): installs the .deb with apt in each root, runs
+`version`, and sends `heartbeat` from inside the root to the simulator on the host's loopback (a chroot
+shares the host's network). Run by the script, as root, with OB_DISTRO_ROOTS="suite=/path ..." (throwaway
+copies), OB_PACKAGE_DIR and OB_SIMULATOR."""
+
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from simulator import Simulator, e2e_tmpdir, make_agent_key  # noqa: E402
+
+
+def roots():
+    return dict(item.split("=", 1) for item in os.environ.get("OB_DISTRO_ROOTS", "").split())
+
+
+def chroot(root, *cmd, env=None, timeout=300):
+    full_env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND": "noninteractive", "LC_ALL": "C"}
+    full_env.update(env or {})
+    return subprocess.run(["chroot", root] + list(cmd), env=full_env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def deb_path():
+    debs = glob.glob(os.path.join(os.environ["OB_PACKAGE_DIR"], "opescare-bridge_*.deb"))
+    if len(debs) != 1:
+        raise AssertionError("expected one opescare-bridge_*.deb in %s, found %r" % (os.environ["OB_PACKAGE_DIR"], debs))
+    return debs[0]
+
+
+def library_depends(deb):
+    depends = subprocess.run(["dpkg-deb", "-f", deb, "Depends"], capture_output=True, text=True, check=True).stdout
+    return [d.strip() for d in depends.split(",") if d.strip().startswith("lib")]
+
+
+class DistroTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.key, _ = make_agent_key()
+        cls.sim = Simulator(e2e_tmpdir("distros-"), agents={"agt_1": cls.key}, facilities=["fac-1"])
+        cls.sim.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sim.stop()
+
+    def check_root(self, suite, root):
+        deb = deb_path()
+        shutil.copy(deb, os.path.join(root, "tmp"))
+        r = chroot(root, "apt-get", "install", "-y", "--no-install-recommends", "/tmp/" + os.path.basename(deb))
+        self.assertEqual(r.returncode, 0, "%s: apt-get install failed:\n%s%s" % (suite, r.stdout[-2000:], r.stderr))
+        r = chroot(root, "opescare-bridge", "version")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("opescare-bridge", r.stdout)
+        print("%s: %s" % (suite, r.stdout.strip().splitlines()[0]), file=sys.stderr)
+        os.makedirs(os.path.join(root, "tmp/ci"), exist_ok=True)
+        shutil.copy(self.sim.ca_file, os.path.join(root, "tmp/ci/ca.pem"))
+        with open(os.path.join(root, "tmp/ci/config.yaml"), "w") as f:
+            f.write("server_url: %s\nagent_id: agt_1\nfacility_id: fac-1\noutbox:\n  path: /tmp/ci/outbox.db\n"
+                    "http:\n  ca_file: /tmp/ci/ca.pem\nconnector:\n  watch_folder: /tmp/ci/incoming\n" % self.sim.url)
+        before = len(self.sim.heartbeats())
+        r = chroot(root, "opescare-bridge", "heartbeat", "--config", "/tmp/ci/config.yaml",
+                   env={"OPESCARE_AGENT_KEY": self.key}, timeout=60)
+        self.assertEqual(r.returncode, 0, "%s: heartbeat failed:\n%s%s" % (suite, r.stdout, r.stderr))
+        self.assertEqual(len(self.sim.heartbeats()), before + 1, "%s: the simulator saw no new heartbeat" % suite)
+
+    def test_each_root(self):
+        deb = deb_path()
+        libs = library_depends(deb)
+        self.assertTrue(roots(), "OB_DISTRO_ROOTS names no root")
+        for suite, root in sorted(roots().items()):
+            with self.subTest(suite=suite):
+                if libs and suite != "bookworm":
+                    # The dynamic .deb's Depends name Debian-12 library packages (issue 13): only the
+                    # portable .deb installs elsewhere. Said loudly, counted as a skip, never a pass.
+                    self.skipTest("%s: this .deb Depends on %s; only the portable .deb installs here"
+                                  % (suite, ", ".join(libs)))
+                self.check_root(suite, root)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

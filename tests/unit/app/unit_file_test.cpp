@@ -1,4 +1,5 @@
 // The unit reader behind doctor's service checks (agent/app/unit_file.h).
+#include "agent/app/unit_checks.h"
 #include "agent/app/unit_file.h"
 
 #include <gtest/gtest.h>
@@ -66,6 +67,24 @@ TEST(UnitFile, FixNamesTheDropIn) {
   std::string fix = ReadWritePathsFix("/srv/exports");
   EXPECT_NE(fix.find("systemctl edit opescare-bridge"), std::string::npos);
   EXPECT_NE(fix.find("ReadWritePaths=/srv/exports"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace opescare::app
+
+namespace opescare::app {
+namespace {
+
+TEST(UnitChecks, EachFolderPassesOrNamesItsDropIn) {
+  UnitView u = ParseUnit({"[Service]\nProtectSystem=strict\nStateDirectory=opescare-bridge\n"
+                          "ReadWritePaths=-/var/spool/opescare-bridge\n"});
+  auto checks = WritablePathChecks(u, {{"outbox.path", "/var/lib/opescare-bridge"},
+                                       {"connector.watch_folder", "/srv/exports"}});
+  ASSERT_EQ(checks.size(), 2u);
+  EXPECT_TRUE(checks[0].pass);
+  EXPECT_FALSE(checks[1].pass);
+  EXPECT_NE(checks[1].detail.find("/srv/exports"), std::string::npos);
+  EXPECT_NE(checks[1].fix.find("ReadWritePaths=/srv/exports"), std::string::npos);
 }
 
 }  // namespace

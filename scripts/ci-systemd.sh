@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# CI: the unit under a real systemd (issue 13 part 4). Boots a cached Debian minbase root with systemd and
+# dbus under systemd-nspawn, installs the .deb with apt inside it and drives the service with
+# nsenter + systemctl (tests/e2e/systemd_checks.py). Needs root and a kernel that allows systemd-nspawn;
+# otherwise it prints a SKIP line. Usage: bash scripts/ci-systemd.sh [PACKAGE_DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$PWD"
+source tests/e2e/roots.sh
+ob_skip_unless_root "systemd checks" systemd-nspawn nsenter
+
+export OB_PACKAGE_DIR="$(realpath "${1:-${OB_PACKAGE_DIR:-build/package/packages}}")"
+export OB_SIMULATOR="${OB_SIMULATOR:-$root/build/ci/tools/simulator/opescare-simulator}"
+[ -x "$OB_SIMULATOR" ] || { echo "no simulator at $OB_SIMULATOR: build the ci preset first (scripts/test.sh)"; exit 1; }
+# The dynamic .deb installs only on Debian 12; OB_SYSTEMD_SUITES="bookworm trixie" with the portable one.
+suites="${OB_SYSTEMD_SUITES:-bookworm}"
+
+work="$(mktemp -d /var/tmp/opescare-systemd.XXXXXX)"
+trap 'rm -rf "$work"' EXIT
+for suite in $suites; do
+  cached="$(ob_root "$suite" systemd,dbus,ca-certificates)"
+  ob_copy_root "$cached" "$work/$suite"
+  # Fails here with a clear line, not later, when the kernel refuses the container.
+  if ! systemd-nspawn -q -D "$work/$suite" --register=no --keep-unit /bin/true </dev/null >"$work/probe.log" 2>&1; then
+    echo "SKIP systemd checks: systemd-nspawn cannot start a container here:"; cat "$work/probe.log"; exit 0
+  fi
+  echo "--- systemd checks on $suite"
+  OB_SYSTEMD_ROOT="$work/$suite" OB_BUILD_DIR="$work" PYTHONDONTWRITEBYTECODE=1 python3 tests/e2e/systemd_checks.py
+done

@@ -148,6 +148,96 @@ class SystemdUnitTest(unittest.TestCase):
         print("systemd-analyze security: %.1f" % score, file=sys.stderr)
         self.assertLessEqual(score, 2.0)
 
+    def status_json(self):
+        import urllib.request
+        with urllib.request.urlopen("http://127.0.0.1:%d/status.json" % self.status_port, timeout=5) as resp:
+            return json.loads(resp.read())
+
+    def drop_csv(self, folder, name, text=CSV):
+        host = os.path.join(self.root, folder.lstrip("/"))
+        with open(os.path.join(host, name + ".part"), "w") as f:
+            f.write(text)
+        os.rename(os.path.join(host, name + ".part"), os.path.join(host, name))
+
+    def wait_health_ids(self, ids, timeout=40):
+        def seen():
+            have = {r["data"].get("health_id") for r in self.sim.records().values()}
+            return set(ids) <= have
+        wait_until(seen, timeout, interval=0.3, what="records %s at the simulator" % sorted(ids))
+
+    def test_3_reload_applies_interval(self):
+        self.write_config(heartbeat=5)
+        before = len(self.sim.heartbeats())
+        self.machine.run("systemctl", "reload", UNIT, timeout=30)  # ExecReload needs no /bin/kill (no procps here)
+        wait_until(lambda: len(self.sim.heartbeats()) >= before + 2, 14, interval=0.3,
+                   what="two heartbeats 5 s apart after the reload")
+        self.assertEqual(self.machine.show("ActiveState"), "active")
+
+    def test_4_watchdog_restarts_a_stopped_agent(self):
+        # /etc, not /run: the booted system mounts its own tmpfs on /run, hiding what the host writes there.
+        dropin = os.path.join(self.root, "etc/systemd/system/opescare-bridge.service.d")
+        os.makedirs(dropin, exist_ok=True)
+        with open(os.path.join(dropin, "ci-watchdog.conf"), "w") as f:
+            f.write("[Service]\nWatchdogSec=4\nTimeoutAbortSec=3\nRestartSec=1\n")  # the packaged 30 s, shortened for CI
+        try:
+            self.machine.run("systemctl", "daemon-reload")
+            self.machine.run("systemctl", "restart", UNIT, timeout=60)
+            pid, restarts = self.machine.show("MainPID"), int(self.machine.show("NRestarts"))
+            self.machine.run("/bin/sh", "-c", "kill -STOP " + pid)
+            self.drop_csv("/var/spool/opescare-bridge/incoming", "appointments_wd.csv",
+                          CSV.replace("OC-7001", "OC-7101").replace("OC-7002", "OC-7102"))
+            wait_until(lambda: int(self.machine.show("NRestarts")) > restarts and
+                       self.machine.show("ActiveState") == "active", 30, interval=0.3,
+                       what="systemd's watchdog to restart the stopped agent")
+            self.assertNotEqual(self.machine.show("MainPID"), pid)
+            log = self.machine.run("journalctl", "-u", UNIT, "--no-pager", check=False).stdout
+            self.assertIn("Watchdog timeout", log)
+            self.wait_health_ids({"OC-7001", "OC-7002", "OC-7101", "OC-7102"})
+        finally:
+            os.remove(os.path.join(dropin, "ci-watchdog.conf"))
+            self.machine.run("systemctl", "daemon-reload")
+
+    def test_5_read_only_watch_folder_is_a_fault_until_the_drop_in(self):
+        self.machine.run("install", "-d", "-o", "opescare-bridge", "-g", "opescare-bridge", "/srv/exports")
+        self.write_config(heartbeat=5, watch_folder="/srv/exports")
+        self.machine.run("systemctl", "restart", UNIT, timeout=60)
+        self.drop_csv("/srv/exports", "appointments_ro.csv",
+                      CSV.replace("OC-7001", "OC-7201").replace("OC-7002", "OC-7202"))
+        fault = wait_until(lambda: [f for f in self.status_json().get("faults", [])
+                                    if "ReadWritePaths=/srv/exports" in f.get("fix", "")], 20, interval=0.3,
+                           what="a fault naming the drop-in in status.json")
+        self.assertEqual(fault[0]["kind"], "watch_folder")
+        self.assertIn("systemctl edit opescare-bridge", fault[0]["fix"])
+        wait_until(lambda: "ReadWritePaths=/srv/exports" in json.dumps(self.sim.heartbeats()[-1]), 15,
+                   interval=0.5, what="the fault in a heartbeat")
+        doctor = self.machine.run("opescare-bridge", "doctor", "--config", "/etc/opescare-bridge/config.yaml",
+                                  check=False)
+        print(doctor.stdout, file=sys.stderr)
+        self.assertIn("credential file /etc/opescare-bridge/agent.key", doctor.stdout)
+        self.assertIn("ReadWritePaths=/srv/exports", doctor.stdout)
+        self.assertNotEqual(doctor.returncode, 0)
+
+        dropin = os.path.join(self.root, "etc/systemd/system/opescare-bridge.service.d")
+        os.makedirs(dropin, exist_ok=True)
+        with open(os.path.join(dropin, "exports.conf"), "w") as f:
+            f.write("[Service]\nReadWritePaths=/srv/exports\n")  # the drop-in packaging/README.md documents
+        self.machine.run("systemctl", "daemon-reload")
+        self.machine.run("systemctl", "restart", UNIT, timeout=60)
+        wait_until(lambda: os.path.exists(os.path.join(self.root, "srv/exports/processed/appointments_ro.csv")) or
+                   any(os.path.basename(p).startswith("appointments_ro")
+                       for p in glob.glob(os.path.join(self.root, "srv/exports/processed/*"))), 20, interval=0.3,
+                   what="the file moved to processed/ once writable")
+        wait_until(lambda: not self.status_json().get("faults"), 20, interval=0.3, what="the fault to clear")
+        doctor = self.machine.run("opescare-bridge", "doctor", "--config", "/etc/opescare-bridge/config.yaml",
+                                  check=False)
+        self.assertIn("connector.watch_folder /srv/exports is writable for the service", doctor.stdout)
+
+    def tearDown(self):
+        failed = [e for e in getattr(self._outcome, "errors", []) if e[1]] if hasattr(self, "_outcome") else []
+        if failed or os.environ.get("OB_SYSTEMD_VERBOSE"):
+            print(self.machine.run("journalctl", "-u", UNIT, "--no-pager", "-n", "40", check=False).stdout,
+                  file=sys.stderr)
+
     def test_9_stop_exit_status_zero(self):
         self.machine.run("systemctl", "stop", UNIT, timeout=30)
         self.assertEqual(self.machine.show("ActiveState"), "inactive")

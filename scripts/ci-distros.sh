@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
+[ "$(id -u)" -ne 0 ] || bash scripts/install-deps.sh distros
 source tests/e2e/roots.sh
 ob_skip_unless_root "distro checks"
 
@@ -16,15 +17,23 @@ export OB_SIMULATOR="${OB_SIMULATOR:-$root/build/ci/tools/simulator/opescare-sim
 suites="${OB_DISTRO_SUITES:-bullseye bookworm trixie}"
 
 work="$(mktemp -d /var/tmp/opescare-distros.XXXXXX)"
-trap 'rm -rf "$work"' EXIT
+cleanup() {
+  local suite
+  for suite in $suites; do ob_release_root "$work/$suite"; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
 pids=() ; list=""
 for suite in $suites; do
-  ob_root "$suite" ca-certificates >"$work/$suite.path" &
+  ob_root "$suite" ca-certificates,systemd >"$work/$suite.path" &
   pids+=($!)
 done
 for p in "${pids[@]}"; do wait "$p"; done
 for suite in $suites; do
   ob_copy_root "$(cat "$work/$suite.path")" "$work/$suite"
+  # What a chroot lacks and maintainer scripts need: /proc (systemd-tmpfiles), /sys and its cgroups
+  # (systemd-analyze verify on 247), /dev.
+  for m in proc sys dev; do mount --rbind "/$m" "$work/$suite/$m"; done
   list="$list $suite=$work/$suite"
 done
 export OB_DISTRO_ROOTS="$list" OB_BUILD_DIR="$work" PYTHONDONTWRITEBYTECODE=1

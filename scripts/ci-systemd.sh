@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
+[ "$(id -u)" -ne 0 ] || bash scripts/install-deps.sh distros
 source tests/e2e/roots.sh
 ob_skip_unless_root "systemd checks" systemd-nspawn nsenter
 
@@ -16,7 +17,12 @@ export OB_SIMULATOR="${OB_SIMULATOR:-$root/build/ci/tools/simulator/opescare-sim
 suites="${OB_SYSTEMD_SUITES:-bookworm}"
 
 work="$(mktemp -d /var/tmp/opescare-systemd.XXXXXX)"
-trap 'rm -rf "$work"' EXIT
+cleanup() {
+  local suite
+  for suite in $suites; do ob_release_root "$work/$suite"; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
 for suite in $suites; do
   cached="$(ob_root "$suite" systemd,dbus,ca-certificates)"
   ob_copy_root "$cached" "$work/$suite"

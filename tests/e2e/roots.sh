@@ -26,11 +26,25 @@ ob_root() {
     debootstrap --variant="$variant" ${include:+--include="$include"} "$suite" "$dir.tmp" "$OB_MIRROR" >"$dir.log" 2>&1 \
       || { echo "debootstrap $suite failed; see $dir.log" >&2; tail -5 "$dir.log" >&2; return 1; }
     rm -rf "$dir" && mv "$dir.tmp" "$dir" && touch "$dir/.complete"
+    # Last week's root of the same suite and package set is superseded.
+    find "$OB_ROOTS_CACHE" -maxdepth 1 -name "${key%-*-W*}-*" ! -name "$key" ! -name "$key.log" -exec rm -rf {} +
   fi
   echo "$dir"
 }
 
-# ob_copy_root CACHED WORK: a throwaway copy of a cached root (reflinked where the file system can).
+# ob_copy_root CACHED WORK: a throwaway view of a cached root: an overlay whose writes land in WORK.upper
+# (the cache is the read-only lower layer), or a full copy where overlayfs is refused.
 ob_copy_root() {
-  rm -rf "$2" && mkdir -p "$(dirname "$2")" && cp -a --reflink=auto "$1" "$2"
+  rm -rf "$2" "$2.upper" "$2.work" && mkdir -p "$2" "$2.upper" "$2.work"
+  if mount -t overlay overlay -o "lowerdir=$1,upperdir=$2.upper,workdir=$2.work" "$2" 2>/dev/null; then
+    return 0
+  fi
+  rmdir "$2" && cp -a --reflink=auto "$1" "$2"
+}
+
+# ob_release_root WORK: unmounts what ob_copy_root and the checks mounted under WORK, then removes it.
+ob_release_root() {
+  local m
+  for m in $(findmnt -rn -o TARGET | grep -F "$1" | sort -r); do umount -l "$m" 2>/dev/null || true; done
+  rm -rf "$1" "$1.upper" "$1.work"
 }

@@ -107,5 +107,54 @@ class DistroTest(unittest.TestCase):
                 self.check_root(suite, root)
 
 
+# The .rpm's files and modes (mode None: present; its mode depends on the group, checked elsewhere).
+RPM_LAYOUT = (("usr/bin/opescare-bridge", 0o755), ("etc/opescare-bridge/config.yaml", 0o640),
+              ("etc/opescare-bridge", 0o750),
+              ("usr/lib/systemd/system/opescare-bridge.service", 0o644),
+              ("usr/lib/sysusers.d/opescare-bridge.conf", 0o644),
+              ("usr/lib/tmpfiles.d/opescare-bridge.conf", 0o644),
+              ("usr/share/doc/opescare-bridge/copyright", 0o644))
+
+
+class RpmLayoutTest(unittest.TestCase):
+    def test_rpm_installs_into_an_empty_root(self):
+        """The .rpm's file layout, installed with `rpm --root` into an empty root (no scriptlets: there is no
+        shell in it; the scriptlets are checked by tests/e2e/test_packaging.py)."""
+        rpms = glob.glob(os.path.join(os.environ["OB_PACKAGE_DIR"], "opescare-bridge-*.rpm"))
+        if not rpms or not shutil.which("rpm"):
+            self.skipTest("no .rpm in %s or no rpm command" % os.environ["OB_PACKAGE_DIR"])
+        root = e2e_tmpdir("rpm-root-")
+        try:
+            r = subprocess.run(["rpm", "--root", root, "--dbpath", "/var/lib/rpm", "-i", "--nodeps", "--noscripts",
+                                rpms[0]], capture_output=True, text=True, timeout=120)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            for path, mode in RPM_LAYOUT:
+                full = os.path.join(root, path)
+                self.assertTrue(os.path.exists(full), "%s missing from the .rpm's layout" % path)
+                if mode is not None:
+                    self.assertEqual(os.stat(full).st_mode & 0o7777, mode, path)
+            q = subprocess.run(["rpm", "--root", root, "--dbpath", "/var/lib/rpm", "-q", "opescare-bridge"],
+                               capture_output=True, text=True)
+            self.assertEqual(q.returncode, 0, q.stderr)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+class TarballTest(unittest.TestCase):
+    def test_install_sh_in_a_root(self):
+        """The portable tarball's install.sh in the Debian 12 root (only the portable packaging makes it)."""
+        tars = glob.glob(os.path.join(os.environ["OB_PACKAGE_DIR"], "opescare-bridge-*-linux-x86_64.tar.gz"))
+        if not tars:
+            self.skipTest("no opescare-bridge-*-linux-x86_64.tar.gz in %s (made by the portable packaging)"
+                          % os.environ["OB_PACKAGE_DIR"])
+        root = roots()["bookworm"]
+        subprocess.run(["tar", "-xzf", tars[0], "-C", os.path.join(root, "tmp")], check=True)
+        top = os.path.basename(tars[0])[:-len(".tar.gz")]
+        r = chroot(root, "/bin/sh", "-c", "cd /tmp/%s && ./install.sh" % top)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        r = chroot(root, "/bin/sh", "-c", "PATH=/usr/local/bin:$PATH opescare-bridge version")
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -191,13 +191,13 @@ void CheckCredentialFile(Report& r, const std::string& file) {
 // The folders the service writes, against the unit's writable paths (ProtectSystem=strict).
 void CheckServicePaths(Report& r, const InstalledUnit& unit, const config::Config& cfg) {
   const auto& c = cfg.connector;
-  const std::string processed = c.processed_folder.empty() ? c.watch_folder + "/processed" : c.processed_folder;
-  const std::string failed = c.failed_folder.empty() ? c.watch_folder + "/failed" : c.failed_folder;
-  const std::string outbox_dir = std::filesystem::path(cfg.outbox.path).parent_path().string();
-  for (const UnitCheck& check : WritablePathChecks(unit.view, {{"outbox.path's folder", outbox_dir},
-                                                             {"connector.watch_folder", c.watch_folder},
-                                                             {"connector.processed_folder", processed},
-                                                             {"connector.failed_folder", failed}})) {
+  std::vector<std::pair<std::string, std::string>> folders = {
+      {"outbox.path's folder", std::filesystem::path(cfg.outbox.path).parent_path().string()},
+      {"connector.watch_folder", c.watch_folder}};
+  // processed/ and failed/ are inside the watch folder unless configured elsewhere.
+  if (!c.processed_folder.empty()) folders.emplace_back("connector.processed_folder", c.processed_folder);
+  if (!c.failed_folder.empty()) folders.emplace_back("connector.failed_folder", c.failed_folder);
+  for (const UnitCheck& check : WritablePathChecks(unit.view, folders)) {
     if (check.pass) {
       r.Pass(check.check, check.detail);
     } else {

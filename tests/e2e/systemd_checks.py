@@ -77,6 +77,15 @@ class SystemdUnitTest(unittest.TestCase):
         cls.key, _ = make_agent_key()
         cls.sim = Simulator(e2e_tmpdir("systemd-"), agents={"agt_1": cls.key}, facilities=["fac-1"])
         cls.sim.start()
+        try:
+            cls.boot_and_install()
+        except BaseException:
+            cls.tearDownClass()  # unittest skips tearDownClass when setUpClass fails: no machine left behind
+            raise
+
+    @classmethod
+    def boot_and_install(cls):
+        cls.machine = None
         cls.machine = Machine(cls.root, os.path.join(cls.sim.tmpdir, "machine.log"))
         started = time.monotonic()
         state = wait_until(lambda: cls.machine.run("systemctl", "is-system-running", check=False).stdout.strip()
@@ -90,7 +99,8 @@ class SystemdUnitTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.machine.close()
+        if getattr(cls, "machine", None):
+            cls.machine.close()
         cls.sim.stop()
 
     @classmethod

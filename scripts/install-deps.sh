@@ -10,7 +10,7 @@ packages=(
   libcli11-dev zlib1g-dev libdeflate-dev libgtest-dev libgmock-dev
   python3 tinyproxy libfiu-dev fiu-utils
 )
-# Extra groups, asked for by name: scripts/install-deps.sh [packaging] [windows] [browser] [fuzz]
+# Extra groups, asked for by name: scripts/install-deps.sh [packaging] [windows] [browser] [fuzz] [distros]
 for group in "$@"; do
   case "$group" in
     packaging) packages+=(dpkg-dev fakeroot lintian rpm systemd file) ;;
@@ -18,7 +18,9 @@ for group in "$@"; do
     windows) packages+=(mingw-w64 wine libz-mingw-w64-dev tcl dpkg-dev) ;;
     browser) packages+=(chromium prometheus) ;;
     fuzz) packages+=(clang libclang-rt-14-dev) ;;
-    *) echo "install-deps: unknown group '$group' (known: packaging windows browser fuzz)" >&2; exit 2 ;;
+    # distros: Debian roots (scripts/ci-distros.sh) and booting them (scripts/ci-systemd.sh).
+    distros) packages+=(debootstrap systemd-container util-linux rpm dpkg-dev) ;;
+    *) echo "install-deps: unknown group '$group' (known: packaging windows browser fuzz distros)" >&2; exit 2 ;;
   esac
 done
 

@@ -310,8 +310,9 @@ int Agent::Run() {
     RestoreTimeFloorOnDisk();
     Status connector = StartConnectorOnDisk();
     if (!connector.ok()) {
-      log_->error("connector: {}: files in {} are not taken until this is fixed", connector.message(),
-                  c->connector.watch_folder);
+      connector_start_fault_ = csv_folder::StartFault(c->connector.watch_folder, connector);
+      log_->error("connector: {}: files in {} are not taken until this is fixed; fix: {}", connector.message(),
+                  c->connector.watch_folder, connector_start_fault_->fix);
     } else {
       log_->info("connector: watching {} for {}", c->connector.watch_folder, c->connector.file_pattern);
     }

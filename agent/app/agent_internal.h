@@ -141,6 +141,7 @@ class Agent {
   std::string outbox_open_error_;  // why the outbox could not be opened at start
   std::string outbox_fault_;       // why its figures cannot be read now
   std::optional<outbox::SpaceReport> space_;  // the outbox volume's free space, read every tick
+  std::optional<csv_folder::ConnectorFault> connector_start_fault_;  // the connector could not start
   std::vector<csv_folder::ConnectorFault> connector_faults_;  // the watch folder's, as the connector last said
   std::optional<SteadyClock::time_point> last_skew_warning_;
   std::string last_status_line_;

@@ -115,6 +115,8 @@ std::vector<Fault> Agent::CurrentFaults() const {
     faults.push_back({std::string(kFaultClockAhead), clock_ahead_error_,
                       "set the correct time and enable NTP (timedatectl set-ntp true)"});
   AddDeliveryFaults(&faults);
+  if (connector_start_fault_)
+    faults.push_back({connector_start_fault_->kind, connector_start_fault_->message, connector_start_fault_->fix});
   for (const csv_folder::ConnectorFault& f : connector_faults_)
     faults.push_back({f.kind, f.message, f.fix});
   return faults;

@@ -1,10 +1,12 @@
 // `doctor`: one line per check of the set-up, ✓ or ✗ with the fix; exit 0 only when every check passes.
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 
 #include "agent/app/commands.h"
 #include "agent/app/exit_codes.h"
 #include "agent/app/output_redactor.h"
+#include "agent/app/unit_checks.h"
 #include "agent/app/wiring.h"
 #include "agent/bridge/clock_offset.h"
 #include "agent/bridge/headers.h"
@@ -116,6 +118,48 @@ std::shared_ptr<http::TlsContext> CheckTrust(Report& r, const http::ClientOption
   return *made;
 }
 
+const config::Problem* FirstError(const config::LoadResult& loaded) {
+  for (const auto& p : loaded.problems)
+    if (p.severity == config::Problem::Severity::kError) return &p;
+  return nullptr;
+}
+
+bool KeyAloneAtFault(const config::LoadResult& loaded) {
+  int errors = 0;
+  for (const auto& p : loaded.problems) errors += p.severity == config::Problem::Severity::kError;
+  const config::Problem* first = FirstError(loaded);
+  return errors == 1 && first && (first->key == "agent_key_file" || first->key.rfind("agent key", 0) == 0);
+}
+
+// The key file systemd reads as root for LoadCredential=: present and private.
+void CheckCredentialFile(Report& r, const std::string& file) {
+  auto mode = FileMode(file);
+  if (mode.ok() && (*mode & 077) != 0) {
+    r.Fail("key", "the service's credential file " + file + " is readable by others", "chmod 600 " + file);
+  } else {
+    r.Pass("key", "not set in this shell; the service gets it from the credential file " + file +
+                      " (LoadCredential=agent_key:" + file + ", mode 0600)");
+  }
+}
+
+// The folders the service writes, against the unit's writable paths (ProtectSystem=strict).
+void CheckServicePaths(Report& r, const InstalledUnit& unit, const config::Config& cfg) {
+  const auto& c = cfg.connector;
+  std::vector<std::pair<std::string, std::string>> folders = {
+      {"outbox.path's folder", std::filesystem::path(cfg.outbox.path).parent_path().string()},
+      {"connector.watch_folder", c.watch_folder}};
+  // processed/ and failed/ are inside the watch folder unless configured elsewhere.
+  if (!c.processed_folder.empty()) folders.emplace_back("connector.processed_folder", c.processed_folder);
+  if (!c.failed_folder.empty()) folders.emplace_back("connector.failed_folder", c.failed_folder);
+  for (const UnitCheck& check : WritablePathChecks(unit.view, folders)) {
+    if (check.pass) {
+      r.Pass(check.check, check.detail);
+    } else {
+      r.Fail(check.check, check.detail + " per " + unit.files.back(), check.fix);
+    }
+  }
+}
+
 const char* kClockFix = "set the correct time and enable NTP (timedatectl set-ntp true)";
 
 }  // namespace
@@ -126,17 +170,22 @@ int CmdDoctor(const GlobalOptions& global) {
   config::LoadOptions lo;
   lo.strict = global.strict;
   config::LoadResult loaded = config::LoadConfigFile(path, lo);
+  const std::optional<InstalledUnit> unit = ReadInstalledUnit();
+  const bool global_credentials = std::getenv("CREDENTIALS_DIRECTORY") != nullptr;  // run inside the unit
+  std::string credential_file;
   if (!loaded.ok()) {
-    const config::Problem* first = nullptr;
-    int errors = 0;
-    for (const auto& p : loaded.problems) {
-      if (p.severity == config::Problem::Severity::kError) {
-        if (!first) first = &p;
-        ++errors;
-      }
+    // From a shell the key is "not set" although the service gets it as a credential: check that file.
+    std::optional<std::string> source = unit ? CredentialSource(unit->view, "agent_key") : std::nullopt;
+    if (KeyAloneAtFault(loaded) && source && !global_credentials) {
+      lo.overrides["agent_key_file"] = *source;
+      loaded = config::LoadConfigFile(path, lo);
+      if (loaded.ok()) credential_file = *source;
     }
+  }
+  if (!loaded.ok()) {
+    const config::Problem* first = FirstError(loaded);
     // The key alone at fault (missing, unreadable, or readable by others): the key line says how to fix it.
-    bool about_key = errors == 1 && first && (first->key == "agent_key_file" || first->key.rfind("agent key", 0) == 0);
+    bool about_key = KeyAloneAtFault(loaded);
     if (about_key) {
       size_t chmod = first->message.find("chmod 600 ");
       r.Fail("key", first->ToString(),
@@ -156,7 +205,9 @@ int CmdDoctor(const GlobalOptions& global) {
   r.Pass("config", cfg.source_path + " valid");
 
   // Key: present (loading refuses an empty one) and, from a file, private.
-  if (!cfg.agent_key_file.empty() && cfg.agent_key_source.find("file") != std::string::npos) {
+  if (!credential_file.empty()) {
+    CheckCredentialFile(r, credential_file);
+  } else if (!cfg.agent_key_file.empty() && cfg.agent_key_source.find("file") != std::string::npos) {
     auto mode = FileMode(cfg.agent_key_file);
     if (mode.ok() && (*mode & 077) != 0) {
       r.Fail("key", cfg.agent_key_file + " is readable by others", "chmod 600 " + cfg.agent_key_file);
@@ -166,6 +217,8 @@ int CmdDoctor(const GlobalOptions& global) {
   } else {
     r.Pass("key", "from " + cfg.agent_key_source);
   }
+
+  if (unit) CheckServicePaths(r, *unit, cfg);
 
   auto server = config::ParseHttpUrl(cfg.server_url);
   std::optional<config::HttpUrl> proxy;

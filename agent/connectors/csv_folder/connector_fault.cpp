@@ -34,6 +34,13 @@ ConnectorFault FolderFault(const std::string& path, const std::string& what, con
   return f;
 }
 
+ConnectorFault StartFault(const std::string& watch_folder, const Status& error) {
+  // The fix names the folder that holds path: "<watch_folder>/" makes that the watch folder itself.
+  ConnectorFault f = FolderFault(watch_folder + "/", "cannot watch " + watch_folder + "; no file is taken", error);
+  f.path = watch_folder;
+  return f;
+}
+
 ConnectorFault NotRegularFileFault(const std::string& path) {
   ConnectorFault f;
   f.kind = "not_regular_file";

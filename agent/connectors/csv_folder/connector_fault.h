@@ -23,6 +23,10 @@ struct ConnectorFault {
 // a full volume asks for space, a refused permission names the service's user).
 ConnectorFault FolderFault(const std::string& path, const std::string& what, const Status& error);
 
+// The connector could not start on watch_folder (its processed/ or failed/ folder cannot be made, the
+// folder cannot be listed): no file is taken until it is fixed, so it is a fault, not only a log line.
+ConnectorFault StartFault(const std::string& watch_folder, const Status& error);
+
 // A name matching the pattern that is a folder, a FIFO or a symbolic link: left alone, said once.
 ConnectorFault NotRegularFileFault(const std::string& path);
 

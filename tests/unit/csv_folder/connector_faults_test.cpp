@@ -118,6 +118,19 @@ TEST_F(ConnectorFaultsTest, FixFollowsTheError) {
   EXPECT_NE(full.message.find("No space left"), std::string::npos);
 }
 
+TEST_F(ConnectorFaultsTest, AStartOnAReadOnlyFolderNamesTheDropInForTheWatchFolder) {
+  ConnectorFault f = StartFault("/srv/exports",
+                                IoError("/srv/exports/processed: cannot create folder: Read-only file system"));
+  EXPECT_EQ(f.kind, "watch_folder");
+  EXPECT_EQ(f.path, "/srv/exports");
+  EXPECT_NE(f.message.find("Read-only file system"), std::string::npos);
+  EXPECT_NE(f.fix.find("systemctl edit opescare-bridge"), std::string::npos);
+  EXPECT_NE(f.fix.find("ReadWritePaths=/srv/exports "), std::string::npos);  // the folder itself, not /srv
+  ConnectorFault denied = StartFault("/srv/exports", PermissionDenied("/srv/exports: cannot list: Permission denied"));
+  EXPECT_EQ(denied.fix.find("ReadWritePaths"), std::string::npos);
+  EXPECT_NE(denied.fix.find("opescare-bridge"), std::string::npos);
+}
+
 TEST_F(ConnectorFaultsTest, OldProcessedAndFailedFilesAreRemovedYoungOnesKept) {
   std::filesystem::create_directories(watch_);
   auto keep = Make(Options());

@@ -3,7 +3,7 @@
 # (minbase) once into /var/cache/opescare-ci/roots (tests/e2e/roots.sh says how the cache is keyed) and
 # copied per run; in each copy `apt-get install ./opescare-bridge_*.deb`, `version` and a `heartbeat`
 # to the simulator on the host's loopback (tests/e2e/distro_checks.py). Needs root.
-# Usage: bash scripts/ci-distros.sh [PACKAGE_DIR]   (default $OB_PACKAGE_DIR, else build/package/packages)
+# Usage: bash scripts/ci-distros.sh [PACKAGE_DIR]   (default $OB_PACKAGE_DIR, else build/portable/packages)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -11,7 +11,7 @@ root="$PWD"
 source tests/e2e/roots.sh
 ob_skip_unless_root "distro checks"
 
-export OB_PACKAGE_DIR="$(realpath "${1:-${OB_PACKAGE_DIR:-build/package/packages}}")"
+export OB_PACKAGE_DIR="$(realpath "${1:-${OB_PACKAGE_DIR:-build/portable/packages}}")"
 export OB_SIMULATOR="${OB_SIMULATOR:-$root/build/ci/tools/simulator/opescare-simulator}"
 [ -x "$OB_SIMULATOR" ] || { echo "no simulator at $OB_SIMULATOR: build the ci preset first (scripts/test.sh)"; exit 1; }
 suites="${OB_DISTRO_SUITES:-bullseye bookworm trixie}"

@@ -28,4 +28,4 @@ if [ "$(id -u)" -eq 0 ]; then export OB_PACKAGE_INSTALL="${OB_PACKAGE_INSTALL:-1
 export OB_PACKAGE_DIR="$build/packages" OB_AGENT="$build/agent/app/opescare-bridge" OB_BUILD_DIR="$build" \
   OB_SOURCE_DIR="$root" PYTHONDONTWRITEBYTECODE=1
 cd tests/e2e
-python3 -m unittest -v test_packaging test_portable_packages
+python3 -m unittest -v test_packaging portable_checks

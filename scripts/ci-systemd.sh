@@ -10,7 +10,7 @@ root="$PWD"
 source tests/e2e/roots.sh
 ob_skip_unless_root "systemd checks" systemd-nspawn nsenter
 
-export OB_PACKAGE_DIR="$(realpath "${1:-${OB_PACKAGE_DIR:-build/package/packages}}")"
+export OB_PACKAGE_DIR="$(realpath "${1:-${OB_PACKAGE_DIR:-build/portable/packages}}")"
 export OB_SIMULATOR="${OB_SIMULATOR:-$root/build/ci/tools/simulator/opescare-simulator}"
 [ -x "$OB_SIMULATOR" ] || { echo "no simulator at $OB_SIMULATOR: build the ci preset first (scripts/test.sh)"; exit 1; }
 suites="${OB_SYSTEMD_SUITES:-bookworm trixie}"

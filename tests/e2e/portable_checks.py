@@ -1,4 +1,4 @@
-"""The portable build's own checks (issue 13), run by scripts/ci-package.sh with OB_PACKAGE_DIR and
+"""The portable build's own checks (issue 13), run only by scripts/ci-package.sh (not by ctest: the ci build is dynamic), with OB_PACKAGE_DIR and
 OB_AGENT set: the binary is fully static and reports its libraries, and the tarball's install.sh,
 really run into a folder root, installs the expected files with their modes, is idempotent, keeps
 an edited config.yaml, and leaves a binary that runs `version`."""

@@ -16,13 +16,8 @@ export OB_SIMULATOR="${OB_SIMULATOR:-$root/build/ci/tools/simulator/opescare-sim
 [ -x "$OB_SIMULATOR" ] || { echo "no simulator at $OB_SIMULATOR: build the ci preset first (scripts/test.sh)"; exit 1; }
 suites="${OB_DISTRO_SUITES:-bullseye bookworm trixie}"
 
-work="$(mktemp -d /var/tmp/opescare-distros.XXXXXX)"
-cleanup() {
-  local suite
-  for suite in $suites; do ob_release_root "$work/$suite"; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+ob_work_folder distros
+work="$OB_WORK"
 pids=() ; list=""
 for suite in $suites; do
   ob_root "$suite" ca-certificates,systemd >"$work/$suite.path" &

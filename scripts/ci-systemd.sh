@@ -17,13 +17,8 @@ suites="${OB_SYSTEMD_SUITES:-bookworm trixie}"
 deb="$(ls "$OB_PACKAGE_DIR"/opescare-bridge_*.deb)"
 lib_depends="$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | grep -c '^ *lib' || true)"
 
-work="$(mktemp -d /var/tmp/opescare-systemd.XXXXXX)"
-cleanup() {
-  local suite
-  for suite in $suites; do ob_release_root "$work/$suite"; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+ob_work_folder systemd
+work="$OB_WORK"
 for suite in $suites; do
   if [ "$lib_depends" -gt 0 ] && [ "$suite" != bookworm ]; then
     # The dynamic .deb's Depends are Debian 12 library packages (issue 13): only the portable .deb goes here.

@@ -48,3 +48,10 @@ ob_release_root() {
   for m in $(findmnt -rn -o TARGET | grep -F "$1" | sort -r); do umount -l "$m" 2>/dev/null || true; done
   rm -rf "$1" "$1.upper" "$1.work"
 }
+
+# ob_work_folder NAME: sets OB_WORK to a throwaway folder for this run's root copies, released on exit
+# (every mount under it unmounted, then removed), however the script ends.
+ob_work_folder() {
+  OB_WORK="$(mktemp -d "/var/tmp/opescare-$1.XXXXXX")"
+  trap 'ob_release_root "$OB_WORK"' EXIT
+}

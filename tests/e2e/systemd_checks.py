@@ -241,6 +241,17 @@ class SystemdUnitTest(unittest.TestCase):
         doctor = self.machine.run("opescare-bridge", "doctor", "--config", "/etc/opescare-bridge/config.yaml",
                                   check=False)
         self.assertIn("connector.watch_folder /srv/exports is writable for the service", doctor.stdout)
+        # A missing credential file would stop the unit from starting: doctor says so and fails.
+        key = os.path.join(self.root, "etc/opescare-bridge/agent.key")
+        os.rename(key, key + ".moved")
+        try:
+            doctor = self.machine.run("opescare-bridge", "doctor", "--config", "/etc/opescare-bridge/config.yaml",
+                                      check=False)
+        finally:
+            os.rename(key + ".moved", key)
+        self.assertIn('✗ key: agent_key_file: "/etc/opescare-bridge/agent.key" does not exist', doctor.stdout)
+        self.assertIn("the systemd credential agent_key", doctor.stdout)
+        self.assertNotEqual(doctor.returncode, 0)
 
     def tearDown(self):
         failed = [e for e in getattr(self._outcome, "errors", []) if e[1]] if hasattr(self, "_outcome") else []

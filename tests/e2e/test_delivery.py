@@ -384,10 +384,12 @@ class DeliveryTest(unittest.TestCase):
         reqs = sync_requests(sim)
         # The batches on the wire when the first 415 came back were all gzipped and refused; from then on
         # nothing is compressed, and each refused batch goes through uncompressed under its own key.
+        # With batches in flight on two connections the simulator may log a refused one after an accepted
+        # one, so the log's order is not asserted: gzip and 415 go together, and every 200 is plain.
         refused = [q for q in reqs if q["status"] == 415]
         self.assertTrue(1 <= len(refused) <= MAX_IN_FLIGHT + 1, reqs)
-        self.assertTrue(all(q["status"] == 415 and q["gzip"] for q in reqs[:len(refused)]), reqs)
-        self.assertTrue(all(q["status"] == 200 and not q["gzip"] for q in reqs[len(refused):]), reqs)
+        self.assertTrue(all(q["status"] in (200, 415) for q in reqs), reqs)
+        self.assertTrue(all(q["gzip"] == (q["status"] == 415) for q in reqs), reqs)
         delivered_keys = {q["idempotency_key"] for q in reqs if q["status"] == 200}
         self.assertTrue({q["idempotency_key"] for q in refused} <= delivered_keys, reqs)
         self.assert_all_delivered(sim, cfg, records)

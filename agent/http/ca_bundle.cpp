@@ -56,17 +56,53 @@ CaBundle FindCaBundle(const std::function<std::string(const char*)>& getenv,
       start = end + 1;
     }
     if (!out.dirs.empty() && out.source.empty()) out.source = "SSL_CERT_DIR";
+    if (!out.dirs.empty()) out.dirs_source = "SSL_CERT_DIR";
   } else {
     for (const auto& d : KnownCaDirs()) {
       if (exists(d)) out.dirs.push_back(d);
     }
     if (!out.dirs.empty() && out.source.empty()) out.source = "known path";
+    if (!out.dirs.empty()) out.dirs_source = "known path";
   }
   return out;
 }
 
+bool IsHashedCertificateName(std::string_view name) {
+  auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); };
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (name.size() < 10 || name[8] != '.') return false;
+  for (size_t i = 0; i < 8; ++i)
+    if (!hex(name[i])) return false;
+  for (size_t i = 9; i < name.size(); ++i)
+    if (!digit(name[i])) return false;
+  return true;
+}
+
+int CountHashedCertificates(const std::vector<std::string>& names) {
+  int n = 0;
+  for (const auto& name : names) n += IsHashedCertificateName(name) ? 1 : 0;
+  return n;
+}
+
+bool LoadCaFileWhole(const CaBundle& bundle) {
+  if (bundle.file.empty()) return false;
+  return bundle.source == "SSL_CERT_FILE" || bundle.hashed_certificates == 0;
+}
+
+namespace {
+
+std::vector<std::string> ListNames(const std::string& dir) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    names.push_back(it->path().filename().string());
+  return names;
+}
+
+}  // namespace
+
 CaBundle FindSystemCaBundle() {
-  return FindCaBundle(
+  CaBundle out = FindCaBundle(
       [](const char* name) {
         const char* v = std::getenv(name);
         return std::string(v ? v : "");
@@ -75,6 +111,8 @@ CaBundle FindSystemCaBundle() {
         std::error_code ec;
         return std::filesystem::exists(path, ec);
       });
+  for (const auto& dir : out.dirs) out.hashed_certificates += CountHashedCertificates(ListNames(dir));
+  return out;
 }
 
 }  // namespace opescare::http

@@ -17,9 +17,11 @@ int StoreSize(SSL_CTX* ctx) {
   return store ? sk_X509_OBJECT_num(X509_STORE_get0_objects(store)) : 0;
 }
 
-// The system CAs: a missing store is not fatal, ca_file may be all the trust there is.
+// The system CAs: a missing store is not fatal, ca_file may be all the trust there is. A hashed directory is
+// a lookup OpenSSL reads a certificate from when a handshake needs it; the bundle file is parsed whole only
+// when LoadCaFileWhole says so (its ~100 ms were most of the start to the first heartbeat).
 void LoadSystemCas(SSL_CTX* ctx, const CaBundle& bundle, int* loaded) {
-  if (!bundle.file.empty()) {
+  if (LoadCaFileWhole(bundle)) {
     int before = StoreSize(ctx);
     if (SSL_CTX_load_verify_file(ctx, bundle.file.c_str()) == 1) *loaded = StoreSize(ctx) - before;
   }
@@ -74,6 +76,11 @@ std::string TlsContext::TrustDescription() const {
   std::string text = "system CAs: ";
   if (system_ca_.file.empty() && system_ca_.dirs.empty()) {
     text += "none found (OpenSSL's built-in default tried)";
+  } else if (!system_ca_.file.empty() && !LoadCaFileWhole(system_ca_)) {
+    // "/etc/ssl/certs (known path, 146 certificates, read on demand; /etc/ssl/certs/ca-certificates.crt not loaded)"
+    for (const auto& d : system_ca_.dirs) text += (&d == &system_ca_.dirs[0] ? "" : ", ") + d;
+    text += " (" + system_ca_.dirs_source + ", " + std::to_string(system_ca_.hashed_certificates) +
+            " certificates, read on demand; " + system_ca_.file + " not loaded)";
   } else {
     if (!system_ca_.file.empty()) {
       text += system_ca_.file + " (" + system_ca_.source + ", " + std::to_string(system_ca_certificates_) +

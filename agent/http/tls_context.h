@@ -1,6 +1,7 @@
 // The client TLS context: verification on, TLS 1.2+, the system CA bundle (found as Go does) plus
-// http.ca_file, optional mTLS. Made once and shared by every Client of the process: loading the system
-// store costs ~40 ms and its memory, so it is done once (issue 11). Asio stays out of this header.
+// http.ca_file, optional mTLS. Made once and shared by every Client of the process (issue 11). Where the
+// system keeps a hashed directory, certificates are read from it on demand instead of parsing the whole
+// bundle (~100 ms and its memory at start-up; see LoadCaFileWhole). Asio stays out of this header.
 #pragma once
 
 #include <memory>
@@ -26,8 +27,10 @@ class TlsContext {
 
   // The system CAs found and loaded (file empty and dirs empty: none; OpenSSL's built-in default was tried).
   const CaBundle& system_ca() const { return system_ca_; }
-  int system_ca_certificates() const { return system_ca_certificates_; }  // loaded from system_ca().file
-  // "system CAs: /etc/ssl/certs/ca-certificates.crt (known path, 140 certificates); http.ca_file: /x/ca.pem"
+  int system_ca_certificates() const { return system_ca_certificates_; }  // parsed from system_ca().file at start
+  // "system CAs: /etc/ssl/certs/ca-certificates.crt (known path, 140 certificates); http.ca_file: /x/ca.pem", or
+  // "system CAs: /etc/ssl/certs (known path, 140 certificates, read on demand; /etc/ssl/.../ca-certificates.crt
+  // not loaded)" when the hashed directory stands for the bundle.
   std::string TrustDescription() const;
   // True when these options ask for this context's CA file and client certificate.
   bool Matches(const ClientOptions& options) const;

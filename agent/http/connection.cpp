@@ -18,8 +18,7 @@ namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
 
-Connection::Connection(std::shared_ptr<const ClientContext> ctx)
-    : ctx_(std::move(ctx)), resolver_(ctx_->io), resolve_timer_(ctx_->io) {
+Connection::Connection(std::shared_ptr<const ClientContext> ctx) : ctx_(std::move(ctx)), resolve_timer_(ctx_->io) {
   if (ctx_->endpoint.tls()) {
     tls_.emplace(ctx_->io, ctx_->tls_context->native());
   } else {
@@ -64,9 +63,10 @@ bool Connection::Reusable(SteadyTime now) {
 }
 
 std::shared_ptr<Exchange> Connection::Stop() {
+  auto keep = shared_from_this();  // the cancelled lookup's handler may hold the last other reference
   stopped_ = true;
   open_ = false;
-  resolver_.cancel();
+  lookup_.Cancel();
   resolve_timer_.cancel();
   error_code ignored;
   lowest().socket().close(ignored);
@@ -91,8 +91,8 @@ void Connection::Connect() {
     self->Fail(FailureStage::kTimeout,
                "resolving " + host + " did not finish within " + Seconds(self->ctx_->options.connect_timeout));
   });
-  resolver_.async_resolve(host, std::to_string(port),
-                          [self = shared_from_this(), host](error_code ec, tcp::resolver::results_type r) {
+  lookup_ = Lookup::Start(ctx_->io, host, std::to_string(port),
+                          [self = shared_from_this(), host](const error_code& ec, const Lookup::Results& r) {
                             if (self->stopped_ || !self->resolving_) return;
                             self->resolving_ = false;
                             self->resolve_timer_.cancel();
@@ -105,7 +105,7 @@ void Connection::Connect() {
                           });
 }
 
-void Connection::OnResolved(const tcp::resolver::results_type& results) {
+void Connection::OnResolved(const Lookup::Results& results) {
   lowest().expires_at(ex_->connect_deadline);
   lowest().async_connect(results, [self = shared_from_this()](error_code ec, const tcp::endpoint& ep) {
     if (self->stopped_) return;
@@ -302,9 +302,10 @@ bool Connection::TakeResponse() {
 }
 
 void Connection::Fail(FailureStage stage, std::string error) {
+  auto keep = shared_from_this();  // the cancelled lookup's handler may hold the last other reference
   open_ = false;
   stopped_ = true;
-  resolver_.cancel();
+  lookup_.Cancel();
   resolve_timer_.cancel();
   error_code ignored;
   lowest().socket().close(ignored);

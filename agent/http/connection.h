@@ -18,6 +18,7 @@
 
 #include "agent/http/client_context.h"
 #include "agent/http/io_errors.h"
+#include "agent/http/lookup.h"
 #include "agent/http/tls.h"
 
 namespace opescare::http::internal {
@@ -46,7 +47,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   boost::beast::tcp_stream& lowest();
   void Connect();
-  void OnResolved(const boost::asio::ip::tcp::resolver::results_type& results);
+  void OnResolved(const Lookup::Results& results);
   void OnConnectFailed(const boost::system::error_code& ec);
   void ProxyConnect();
   void OnProxyFailed(const boost::system::error_code& ec, const std::string& when);
@@ -70,7 +71,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<boost::beast::tcp_stream> tcp_;
   std::optional<boost::beast::ssl_stream<boost::beast::tcp_stream>> tls_;
   boost::beast::flat_buffer buffer_;
-  boost::asio::ip::tcp::resolver resolver_;
+  Lookup lookup_;  // the name lookup under way (Connect); no Asio resolver, whose thread would stay idle
   boost::asio::steady_timer resolve_timer_;
   bool resolving_ = false;
   boost::beast::http::request<boost::beast::http::empty_body> connect_request_;

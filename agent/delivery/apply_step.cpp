@@ -5,6 +5,15 @@
 
 namespace opescare::delivery {
 
+namespace {
+
+// last_sync_at is a convenience for the status page: failing to write it must not undo an ack.
+void NoteSync(outbox::Outbox& ob, outbox::TimePoint now) {
+  (void)ob.SetMeta(outbox::kMetaLastSyncAt, FormatIso8601Utc(now));
+}
+
+}  // namespace
+
 Applied ApplyStep(outbox::Outbox& ob, const outbox::Batch& batch, const Step& step, outbox::TimePoint retry_at,
                   outbox::TimePoint now) {
   Applied a;
@@ -43,10 +52,34 @@ Applied ApplyStep(outbox::Outbox& ob, const outbox::Batch& batch, const Step& st
       a.status = ob.RescheduleBatch(batch.batch_id, retry_at, step.error + ": " + step.message, true);
       break;
   }
-  // last_sync_at is a convenience for the status page: failing to write it must not undo an ack.
-  if (a.status.ok() && (step.kind == StepKind::kAckAll || step.kind == StepKind::kAckPartial))
-    (void)ob.SetMeta(outbox::kMetaLastSyncAt, FormatIso8601Utc(now));
+  if (a.status.ok() && (step.kind == StepKind::kAckAll || step.kind == StepKind::kAckPartial)) NoteSync(ob, now);
   return a;
+}
+
+std::optional<outbox::BatchAck> AckOf(const outbox::Batch& batch, const Step& step) {
+  if (step.kind == StepKind::kAckAll) return outbox::BatchAck{batch.batch_id, true, {}, {}};
+  if (step.kind == StepKind::kAckPartial) return outbox::BatchAck{batch.batch_id, false, step.accepted, step.rejected};
+  return std::nullopt;
+}
+
+AppliedAndNext ApplyStepThenNext(outbox::Outbox& ob, const outbox::Batch& batch, const Step& step,
+                                 outbox::TimePoint retry_at, outbox::TimePoint now, const outbox::BatchLimits& limits) {
+  AppliedAndNext out;
+  if (auto ack = AckOf(batch, step)) {
+    auto both = ob.AckAndNextDueBatch(*ack, now, limits);
+    if (both.ok()) {
+      out.applied.counts = both->counts;
+      NoteSync(ob, now);
+      out.next = std::move(both->next);
+      return out;
+    }
+    out.applied.status = both.status();  // nothing changed: the ack is retried, or the batch is gone
+  } else {
+    out.applied = ApplyStep(ob, batch, step, retry_at, now);
+  }
+  const Status& s = out.applied.status;
+  if (s.ok() || s.code() == Code::kNotFound) out.next = ob.NextDueBatch(now, limits);
+  return out;
 }
 
 }  // namespace opescare::delivery

@@ -2,6 +2,8 @@
 // outbox calls, so the loop's network side never touches the store.
 #pragma once
 
+#include <optional>
+
 #include "agent/delivery/decision.h"
 #include "agent/outbox/outbox.h"
 
@@ -17,5 +19,19 @@ struct Applied {
 // resend, whose 409 duplicate_batch would ack what the receipt returned or rejected) or releases it.
 Applied ApplyStep(outbox::Outbox& ob, const outbox::Batch& batch, const Step& step, outbox::TimePoint retry_at,
                   outbox::TimePoint now);
+
+// kAckAll and kAckPartial as the outbox's BatchAck; nullopt for every other step.
+std::optional<outbox::BatchAck> AckOf(const outbox::Batch& batch, const Step& step);
+
+struct AppliedAndNext {
+  Applied applied;
+  std::optional<Result<outbox::NextBatch>> next;  // unset when the record failed: nothing may jump it
+};
+
+// ApplyStep, then NextDueBatch(now, limits) unless the record failed (a batch already gone is no failure).
+// An ack and the next batch's forming are one transaction (AckAndNextDueBatch, issue 11): one commit fewer
+// per batch, and a crash between them cannot happen.
+AppliedAndNext ApplyStepThenNext(outbox::Outbox& ob, const outbox::Batch& batch, const Step& step,
+                                 outbox::TimePoint retry_at, outbox::TimePoint now, const outbox::BatchLimits& limits);
 
 }  // namespace opescare::delivery

@@ -153,13 +153,21 @@ void DeliveryLoop::Impl::PostDisk(DiskJob job) {
 // Disk thread: the outbox and the body builder only.
 DiskResult DeliveryLoop::Impl::RunDiskJob(const DiskJob& job) {
   DiskResult r;
-  if (job.apply) {
+  if (job.apply && !job.fetch) {
     r.applied = ApplyStep(outbox_, *job.apply->batch, job.apply->step, job.apply->retry_at, job.now);
-    const Status& s = r.applied->status;
-    if (!s.ok() && s.code() != Code::kNotFound) return r;  // the decision waits: nothing may jump it
+    return r;
   }
   if (!job.fetch) return r;
-  auto next = outbox_.NextDueBatch(job.now, job.limits);
+  Result<outbox::NextBatch> next = outbox::NextBatch{};
+  if (job.apply) {  // an ack and the next batch's forming in one transaction
+    auto both =
+        ApplyStepThenNext(outbox_, *job.apply->batch, job.apply->step, job.apply->retry_at, job.now, job.limits);
+    r.applied = std::move(both.applied);
+    if (!both.next) return r;  // the decision waits: nothing may jump it
+    next = std::move(*both.next);
+  } else {
+    next = outbox_.NextDueBatch(job.now, job.limits);
+  }
   // Connectivity regained: a batch waiting for its backoff is due at once. The far-future time is used
   // only when a batch waits, so it can only pick that batch: a batch formed under it would be persisted
   // as due in a year, and everything queued behind it would stall.

@@ -66,13 +66,42 @@ TEST_F(DeliveryPipelineTest, TheAnswerPutsTheFormedBatchOnTheWireBeforeTheAckIsR
   ASSERT_TRUE(Answer("b1"));
   EXPECT_EQ(tx_.PendingKeys(), (Keys{"b2"})) << "sent inside the answer's handler";
   EXPECT_FALSE(Called("AckAll b1")) << "the disk has not run yet";
-  ASSERT_EQ(disk_.run_one(), 1u);  // one disk step: b1's ack, then b3 formed behind it
+  ASSERT_EQ(disk_.run_one(), 1u);  // one disk step, one transaction: b1's ack, then b3 formed behind it
   size_t ack = std::find(ob_.calls.begin(), ob_.calls.end(), "AckAll b1") - ob_.calls.begin();
   ASSERT_LT(ack + 1, ob_.calls.size());
+  ASSERT_GT(ack, 0u);
+  EXPECT_EQ(ob_.calls[ack - 1], "AckAndNextDueBatch b1");
   EXPECT_EQ(ob_.calls[ack + 1], "NextDueBatch");
   Settle();
   EXPECT_TRUE(ob_.in_flight.contains("b3"));
   EXPECT_EQ(tx_.PendingKeys(), (Keys{"b2"}));
+}
+
+TEST_F(DeliveryPipelineTest, AFailedAckAndNextFormsNothingAndTheSameAckIsRecordedAfterTheWait) {
+  MakeWith(1);
+  StartWith({"r1", "r2", "r3", "r4", "r5", "r6", "r7"});
+  ob_.fail_next["AckAndNextDueBatch"].push_back(Unavailable("database is locked"));
+  ASSERT_TRUE(Answer("b1"));
+  ASSERT_EQ(disk_.run_one(), 1u);
+  EXPECT_EQ(ob_.calls.back(), "AckAndNextDueBatch b1") << "no batch formed past an ack that did not commit";
+  Settle();
+  EXPECT_TRUE(ob_.in_flight.contains("b1")) << "kept: the same decision is applied again";
+  EXPECT_FALSE(ob_.in_flight.contains("b3"));
+  ASSERT_TRUE(RunUntil([&] { return !ob_.batches.contains("b1"); }));
+  EXPECT_EQ(counters().records_delivered, 3);
+  EXPECT_EQ(tx_.sent.size(), 2u) << "b1 never resent";
+}
+
+TEST_F(DeliveryPipelineTest, AnAckFindingItsBatchGoneStillFormsTheNext) {
+  MakeWith(1);
+  StartWith({"r1", "r2", "r3", "r4", "r5", "r6", "r7"});
+  ASSERT_TRUE(Answer("b1"));
+  ob_.batches.erase("b1");  // purged meanwhile
+  ob_.in_flight.erase("b1");
+  ASSERT_EQ(disk_.run_one(), 1u);
+  EXPECT_EQ(ob_.calls.back(), "NextDueBatch") << "the fetch is not skipped for a batch already gone";
+  Settle();
+  EXPECT_TRUE(ob_.in_flight.contains("b3"));
 }
 
 TEST_F(DeliveryPipelineTest, OneFailingWhileTheOtherSucceedsBacksOffOnlyTheFailedOne) {

@@ -77,6 +77,14 @@ class FakeOutbox final : public outbox::Outbox {
     return out;
   }
 
+  // Logged, then the two calls as the base does them (the real outbox commits them as one transaction).
+  Result<outbox::AckAndNext> AckAndNextDueBatch(const outbox::BatchAck& ack, outbox::TimePoint now,
+                                                const outbox::BatchLimits& limits) override {
+    calls.push_back("AckAndNextDueBatch " + ack.batch_id);
+    if (Status s = Fail("AckAndNextDueBatch"); !s.ok()) return s;
+    return Outbox::AckAndNextDueBatch(ack, now, limits);
+  }
+
   Result<outbox::AckCounts> AckAll(const std::string& batch_id) override {
     calls.push_back("AckAll " + batch_id);
     if (Status s = Fail("AckAll"); !s.ok()) return s;

@@ -99,6 +99,53 @@ def run_once(args, compression, ndjson, n):
     return result
 
 
+def ceiling_once(args, compression, records):
+    """The sink's own ceiling: the same records as pre-built sync bodies (gzipped beforehand when compression is
+    gzip), POSTed back to back over one kept-alive TLS connection to a fresh simulator. No agent work at all."""
+    import gzip as gzip_module
+    import http.client
+    import json
+    import tempfile
+    import uuid
+    from simulator import LOOPBACK, SYNC_PATH, Simulator, make_agent_key
+
+    tmp = tempfile.mkdtemp(prefix="drain-ceiling-", dir=args.workdir)
+    key, _ = make_agent_key()
+    bodies = []
+    for start in range(0, len(records), args.batch):
+        batch_id = str(uuid.uuid4())
+        recs = [dict(r, source={"file": "bench.ndjson", "row": start + i + 1})
+                for i, r in enumerate(records[start:start + args.batch])]
+        raw = json.dumps({"agent_id": "agt_1", "facility_id": "fac-1", "batch_id": batch_id,
+                          "sent_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "records": recs}).encode()
+        if compression == "gzip":
+            raw = gzip_module.compress(raw, compresslevel=4)
+        bodies.append((batch_id, raw))
+    try:
+        with Simulator(tmp, agents={"agt_1": key}, http=False, extra_args=["--log-level", "warn"]) as sim:
+            conn = http.client.HTTPSConnection(LOOPBACK, sim.https_port, timeout=60, context=sim.ssl_context())
+            t0 = time.monotonic()
+            for batch_id, raw in bodies:
+                hdrs = {"X-Bridge-Agent-ID": "agt_1", "X-Bridge-Agent-Key": key, "Idempotency-Key": batch_id,
+                        "X-Bridge-Timestamp": str(int(time.time())), "Content-Type": "application/json",
+                        "Accept": "application/json"}
+                if compression == "gzip":
+                    hdrs["Content-Encoding"] = "gzip"
+                conn.request("POST", SYNC_PATH, body=raw, headers=hdrs)
+                resp = conn.getresponse()
+                resp.read()
+                if resp.status != 200:
+                    raise RuntimeError("ceiling: the simulator answered %d" % resp.status)
+            t1 = time.monotonic()
+            conn.close()
+            unique = sim.stats()["records_unique"]
+            if unique != len(records):
+                raise RuntimeError("ceiling: %d of %d records arrived" % (unique, len(records)))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return len(records) / (t1 - t0)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--agent", default=os.environ.get("OB_AGENT"), help="opescare-bridge binary (or OB_AGENT)")
@@ -111,6 +158,7 @@ def main():
     p.add_argument("--workdir", default=None, help="where the temporary folders go (default: OB_BUILD_DIR/e2e-tmp or TMPDIR)")
     p.add_argument("--timeout", type=int, default=600, help="give up after this many seconds per run")
     p.add_argument("--keep", action="store_true", help="keep the temporary folders (logs, outbox)")
+    p.add_argument("--no-ceiling", action="store_true", help="skip the sink's ceiling (pre-built bodies)")
     args = p.parse_args()
     if not args.agent or not args.simulator:
         p.error("give --agent and --simulator (or OB_AGENT / OB_SIMULATOR)")
@@ -122,11 +170,15 @@ def main():
     data_dir = tempfile.mkdtemp(prefix="drain-data-", dir=args.workdir)
     try:
         ndjson = os.path.join(data_dir, "bench.ndjson")
-        write_ndjson(ndjson, make_records(args.records, seed=42, id_prefix="r_bench_", size=args.record_bytes))
+        records = make_records(args.records, seed=42, id_prefix="r_bench_", size=args.record_bytes)
+        write_ndjson(ndjson, records)
         line_bytes = os.path.getsize(ndjson) / args.records
-        print("drain benchmark: %d records (~%.0f bytes of NDJSON each), batches of %d, agent %s"
-              % (args.records, line_bytes, args.batch, args.agent))
+        print("drain benchmark: %d records (~%.0f bytes of NDJSON each), batches of %d, agent %s, load average %s"
+              % (args.records, line_bytes, args.batch, args.agent, open("/proc/loadavg").read().split()[0]))
         results = [run_once(args, c, ndjson, args.records) for c in args.compression]
+        if not args.no_ceiling:
+            for r in results:
+                r["ceiling"] = ceiling_once(args, r["compression"], records)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 
@@ -139,6 +191,11 @@ def main():
             r["compression"], r["rate"], r["seconds"], r["drain_seconds"], r["wire_per_record"],
             r["inflated_per_record"], r["hwm_mb"], r["agent_user"] + r["agent_sys"], r["sim_cpu"], r["enqueue_s"]))
     print()
+    for r in results:
+        if "ceiling" in r:
+            print("%s: agent %.0f records/s, reference (the simulator's ceiling: pre-built bodies, one kept-alive "
+                  "connection) %.0f records/s, ratio %.2f" % (r["compression"], r["rate"], r["ceiling"],
+                                                              r["rate"] / r["ceiling"]))
     for r in results:
         ok_rate = "OK" if r["rate"] >= 50000 else "MISSED"
         ok_rss = "OK" if r["hwm_mb"] <= 64 else "MISSED"

@@ -2,7 +2,8 @@
 """Idle benchmark (issue 11 point 6): the agent with nothing to do (60 s heartbeat, an empty watch folder, an
 empty outbox) against the real simulator. Prints, from one run:
 
-- start to first heartbeat: process start to the simulator accepting the first heartbeat (target <= 20 ms);
+- start to first heartbeat: process start to the simulator accepting the first heartbeat (target <= 20 ms), on a
+  first start (the outbox is created) and on a restart on the same outbox;
 - idle RSS (VmRSS) and peak RSS (VmHWM) after the first heartbeat (target RSS <= 10 MB);
 - the threads the process runs, by name;
 - wakeups per second while idle, as context switches (voluntary + involuntary, summed over every thread of
@@ -75,6 +76,27 @@ def reference_rss_kb(agent_binary):
     return int(err.strip().splitlines()[-1])
 
 
+def smaps_breakdown(pid, top=12):
+    """Resident kB per mapping name (a file, [heap], [stack], or anonymous), largest first, from /proc/PID/smaps."""
+    rss, anon = {}, {}
+    name = None
+    with open("/proc/%d/smaps" % pid) as f:
+        for line in f:
+            parts = line.split()
+            if parts and "-" in parts[0] and not parts[0].endswith(":"):
+                name = parts[5] if len(parts) > 5 else "[anonymous]"
+            elif parts and parts[0] == "Rss:":
+                rss[name] = rss.get(name, 0) + int(parts[1])
+            elif parts and parts[0] == "Anonymous:":
+                anon[name] = anon.get(name, 0) + int(parts[1])
+    rows = sorted(rss.items(), key=lambda kv: -kv[1])
+    lines = ["    %7.2f MB (%5.2f MB anonymous) %s" % (kb / 1024, anon.get(n, 0) / 1024, n) for n, kb in rows[:top]]
+    rest = sum(kb for _, kb in rows[top:])
+    lines.append("    %7.2f MB in %d other mappings; anonymous in all: %.2f MB"
+                 % (rest / 1024, max(0, len(rows) - top), sum(anon.values()) / 1024))
+    return lines
+
+
 def row(name, value, unit, target, lower_is_better=True):
     ratio = value / target if target else float("nan")
     verdict = "meets" if (value <= target if lower_is_better else value >= target) else "misses"
@@ -87,7 +109,12 @@ def main():
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--window", type=float, default=30.0, help="seconds of idle to count wakeups over")
+    ap.add_argument("--smaps", action="store_true", help="also print where the idle RSS goes, per mapping")
+    ap.add_argument("--keep-ssl-env", action="store_true",
+                    help="leave SSL_CERT_FILE / SSL_CERT_DIR as this shell has them (by default they are removed, "
+                         "as under the systemd unit: a set SSL_CERT_FILE is always parsed whole)")
     args = ap.parse_args()
+    dropped = [] if args.keep_ssl_env else [k for k in ("SSL_CERT_FILE", "SSL_CERT_DIR") if os.environ.pop(k, None)]
     tmp = e2e_tmpdir("idle-bench-")
     key, _ = make_agent_key()
     with Simulator(tmp, agents={"agt_1": key}, http=False, extra_args=["--log-level", "warn"]) as sim:
@@ -108,14 +135,31 @@ def main():
             rss = int(status_field("/proc/%d/status" % pid, "VmRSS"))
             hwm = int(status_field("/proc/%d/status" % pid, "VmHWM"))
             names = threads(pid)
+            where = smaps_breakdown(pid) if args.smaps else []
         finally:
             agent.stop()
+        # A restart on the same outbox and folder: what a reboot or an upgrade costs (no outbox to create).
+        seen = len([h for h in sim.heartbeats() if h.get("status") == 200])
+        t0 = time.time()
+        again = Agent(cfg, key=key).start()
+        try:
+            beats = wait_until(lambda: [h for h in sim.heartbeats() if h.get("status") == 200][seen:], 30,
+                               interval=0.002, what="the first accepted heartbeat after the restart")
+            first = beats[0].get("received_unix")
+            restart_ms = (first - t0) * 1000 if first else float("nan")
+        finally:
+            again.stop()
     ref = reference_rss_kb(os.environ.get("OB_AGENT", "opescare-bridge"))
     seconds = w1 - w0
     print("idle agent, %.0f s window, load average %s" % (seconds, open("/proc/loadavg").read().split()[0]))
+    if dropped:
+        print("  (%s removed from the agent's environment, as under systemd)" % " and ".join(dropped))
     print("  threads: %d (%s)" % (len(names), ", ".join(names)))
     row("start to first heartbeat", start_ms, "ms", 20)
+    row("  the same, restarted on its outbox", restart_ms, "ms", 20)
     row("idle RSS (VmRSS)", rss / 1024, "MB", 10)
+    for line in where:
+        print(line)
     print("  %-34s %10.2f MB" % ("peak RSS (VmHWM)", hwm / 1024))
     print("  %-34s %10.2f MB   idle RSS / reference %.2f" % ("reference: `version` VmHWM", ref / 1024, rss / ref))
     row("wakeups per second", (cs1 - cs0) / seconds, "/s", 1)

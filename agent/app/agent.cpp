@@ -11,6 +11,7 @@
 #include "agent/app/exit_codes.h"
 #include "agent/app/wiring.h"
 #include "agent/delivery/pipeline.h"
+#include "agent/env/memory.h"
 #include "agent/bridge/headers.h"
 #include "agent/bridge/retry_after.h"
 #include "agent/http/tls_context.h"
@@ -179,8 +180,11 @@ void Agent::Tick() {
   if (stopping_) return;
   // Liveness for the watchdog and fresh figures for the page; changes refresh them at once anyway.
   const bool paused = delivery_ && !delivery_->counters().paused_reason.empty();
-  tick_timer_.expires_after(StatusTickInterval(outbox_stats_.queued, space_ && space_->below_watermark,
-                                               !CurrentFaults().empty(), paused));
+  const auto interval =
+      StatusTickInterval(outbox_stats_.queued, space_ && space_->below_watermark, !CurrentFaults().empty(), paused);
+  // Idle: what the start-up or the last burst of work freed goes back to the OS, not kept in malloc's arenas.
+  if (interval > kBusyStatusTick) env::ReleaseFreeMemory();
+  tick_timer_.expires_after(interval);
   tick_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) Tick();
   });

@@ -50,6 +50,7 @@ struct OutboxReading {
   std::chrono::steady_clock::time_point read_at;  // on the disk thread: its proof of progress for the watchdog
 };
 
+inline constexpr std::chrono::seconds kBusyStatusTick{2};  // StatusTickInterval with work or a fault; 10 s idle
 // How long until the next status tick: 2 s while there is work or a fault (figures move, and a full disk must
 // be seen to have room again within seconds), 10 s when the agent is idle, so that an idle agent wakes less
 // than once a second. Changes (a file queued, a batch delivered) refresh the figures at once anyway.

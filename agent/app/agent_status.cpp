@@ -244,7 +244,7 @@ void Agent::RefreshOutboxStats() {
 
 std::chrono::seconds StatusTickInterval(int64_t queued, bool disk_below_watermark, bool faults, bool paused) {
   const bool busy = queued > 0 || disk_below_watermark || faults || paused;
-  return std::chrono::seconds(busy ? 2 : 10);
+  return busy ? kBusyStatusTick : std::chrono::seconds(10);
 }
 
 void Agent::OnOutboxReading(OutboxReading r) {

@@ -13,8 +13,9 @@ set(ZLIB_USE_STATIC_LIBS ON)
 set(OB_BUILD_TESTS OFF CACHE BOOL "" FORCE)
 set(OB_BUILD_BENCH OFF CACHE BOOL "" FORCE)
 set(OB_BUILD_SIMULATOR OFF CACHE BOOL "" FORCE)
-# -static for every executable: also pulls libstdc++.a and libgcc.a.
-add_link_options(-static)
+# -static for every executable: also pulls libstdc++.a and libgcc.a. --gc-sections drops unreferenced sections:
+# the text is mapped and nearly all of it resident (64 KB fault-around), so 0.6 MB less idle RSS (issue 11).
+add_link_options(-static -Wl,--gc-sections)
 
 # Debian's yaml-cpp config imports only libyaml-cpp.so; point the target at libyaml-cpp.a beside it.
 function(ob_portable_static_yaml_cpp)

@@ -8,6 +8,7 @@
 
 #include "agent/http/ca_bundle.h"
 #include "agent/http/client.h"
+#include "agent/http/os_trust_store.h"
 #include "agent/util/status.h"
 
 namespace boost::asio::ssl {
@@ -29,6 +30,8 @@ class TlsContext {
   int system_ca_certificates() const { return system_ca_certificates_; }  // loaded from system_ca().file
   // "system CAs: /etc/ssl/certs/ca-certificates.crt (known path, 140 certificates); http.ca_file: /x/ca.pem"
   std::string TrustDescription() const;
+  // The OS store imported (Windows' ROOT store; name empty elsewhere).
+  const OsTrust& os_trust() const { return os_trust_; }
   // True when these options ask for this context's CA file and client certificate.
   bool Matches(const ClientOptions& options) const;
 
@@ -39,6 +42,7 @@ class TlsContext {
   std::unique_ptr<boost::asio::ssl::context> ctx_;
   CaBundle system_ca_;
   int system_ca_certificates_ = 0;
+  OsTrust os_trust_;
   std::string ca_file_, client_cert_, client_key_;
 };
 

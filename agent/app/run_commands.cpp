@@ -10,6 +10,7 @@
 #include "agent/bridge/heartbeat.h"
 #include "agent/config/logging.h"
 #include "agent/env/env.h"
+#include "agent/env/event_log.h"
 #include "agent/outbox/outbox.h"
 
 namespace opescare::app {
@@ -22,6 +23,9 @@ int CmdRun(const GlobalOptions& global) {
   auto cfg = LoadConfigOrReport(global);
   if (!cfg) return kExitUsage;
   auto logger = MakeAgentLogger(*cfg);
+  // Windows: warnings and errors also go to the Application event log (redacted like the file).
+  logging::AddRedactedSink(*logger, env::NewEventLogSink(), config::Secrets(*cfg), spdlog::level::warn,
+                           "the Windows event log");
   return RunAgent(global, std::move(*cfg), logger);
 }
 

@@ -52,10 +52,10 @@ int RunCli(int argc, char** argv) {
   dead->add_flag("--all", dl_all, "every dead letter (retry, purge)");
 
   std::string svc_action;
-  auto* service = app.add_subcommand("service", "Windows: register or remove the service; elsewhere: how to");
-  service->add_option("action", svc_action, "install | uninstall")
+  auto* service = app.add_subcommand("service", "Windows: register, start, stop or remove the service; elsewhere: how to");
+  service->add_option("action", svc_action, "install | uninstall | start | stop")
       ->required()
-      ->check(CLI::IsMember({"install", "uninstall"}));
+      ->check(CLI::IsMember({"install", "uninstall", "start", "stop"}));
 
   auto* version = app.add_subcommand("version", "print the version, build and library versions");
 

@@ -24,7 +24,8 @@ int RunCli(int argc, char** argv) {
   app.add_flag("--strict", global.strict, "treat unknown configuration keys as errors");
   app.add_option("--log-level", global.log_level, "override log_level (trace debug info warn error)");
 
-  auto* run = app.add_subcommand("run", "run the agent in the foreground until SIGINT/SIGTERM");
+  auto* run = app.add_subcommand(
+      "run", "run the agent in the foreground until SIGINT/SIGTERM (a service when the Windows SCM starts it)");
 
   bool print = false;
   auto* check = app.add_subcommand("check-config", "validate the configuration and exit 0 (valid) or 2");

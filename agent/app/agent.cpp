@@ -257,7 +257,7 @@ void Agent::Shutdown() {
   }
 }
 
-int Agent::Run() {
+int Agent::Run(service::StopSignal* service_stop) {
   disk_thread_ = std::thread([this] { disk_.run(); });
   struct JoinDisk {
     Agent* a;
@@ -325,6 +325,15 @@ int Agent::Run() {
   StartHeartbeat();
   StartStatusServer();
   WaitSignals();
+  // Under the Windows SCM a stop, shutdown or preshutdown control drains like SIGTERM.
+  if (service_stop) {
+    service_stop->OnStop([this] {
+      asio::post(net_, [this] {
+        log_->info("stop requested by the Windows service control manager: stopping");
+        Shutdown();
+      });
+    });
+  }
   // The start-up's round trips through the disk thread (outbox, connector) prove it alive just now; without
   // this the first watchdog ping, sent before the loop runs, would be withheld on every healthy start.
   gate_.DiskWorkerAlive(SteadyClock::now());
@@ -339,13 +348,15 @@ int Agent::Run() {
   RefreshOutboxStats();
 
   net_.run();
+  if (service_stop) service_stop->ClearHandler();  // before net_ goes
   log_->info("stopped");
   return kExitOk;
 }
 
-int RunAgent(const GlobalOptions& global, config::Config cfg, std::shared_ptr<spdlog::logger> logger) {
+int RunAgent(const GlobalOptions& global, config::Config cfg, std::shared_ptr<spdlog::logger> logger,
+             service::StopSignal* service_stop) {
   Agent agent(global, std::move(cfg), std::move(logger));
-  return agent.Run();
+  return agent.Run(service_stop);
 }
 
 }  // namespace opescare::app

@@ -29,6 +29,7 @@
 #include "agent/http/client.h"
 #include "agent/outbox/outbox.h"
 #include "agent/service/notifier.h"
+#include "agent/service/stop_signal.h"
 #include "agent/service/watchdog_gate.h"
 #include "agent/status/server.h"
 #include "agent/status/snapshot.h"
@@ -59,7 +60,8 @@ std::chrono::seconds StatusTickInterval(int64_t queued, bool disk_below_watermar
 class Agent {
  public:
   Agent(GlobalOptions global, config::Config cfg, std::shared_ptr<spdlog::logger> log);
-  int Run();
+  // service_stop (may be null): the Windows SCM's stop request, drained like SIGTERM; must outlive Run.
+  int Run(service::StopSignal* service_stop = nullptr);
 
  private:
   using SysClock = std::chrono::system_clock;

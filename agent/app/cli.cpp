@@ -24,7 +24,8 @@ int RunCli(int argc, char** argv) {
   app.add_flag("--strict", global.strict, "treat unknown configuration keys as errors");
   app.add_option("--log-level", global.log_level, "override log_level (trace debug info warn error)");
 
-  auto* run = app.add_subcommand("run", "run the agent in the foreground until SIGINT/SIGTERM");
+  auto* run = app.add_subcommand(
+      "run", "run the agent in the foreground until SIGINT/SIGTERM (a service when the Windows SCM starts it)");
 
   bool print = false;
   auto* check = app.add_subcommand("check-config", "validate the configuration and exit 0 (valid) or 2");
@@ -52,10 +53,10 @@ int RunCli(int argc, char** argv) {
   dead->add_flag("--all", dl_all, "every dead letter (retry, purge)");
 
   std::string svc_action;
-  auto* service = app.add_subcommand("service", "Windows: register or remove the service; elsewhere: how to");
-  service->add_option("action", svc_action, "install | uninstall")
+  auto* service = app.add_subcommand("service", "Windows: register, start, stop or remove the service; elsewhere: how to");
+  service->add_option("action", svc_action, "install | uninstall | start | stop")
       ->required()
-      ->check(CLI::IsMember({"install", "uninstall"}));
+      ->check(CLI::IsMember({"install", "uninstall", "start", "stop"}));
 
   auto* version = app.add_subcommand("version", "print the version, build and library versions");
 

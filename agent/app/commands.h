@@ -20,8 +20,9 @@ struct GlobalOptions {
   OutputRedactor* redactor = nullptr;
 };
 
-// --config, else $OPESCARE_BRIDGE_CONFIG, else ./config.yaml, ./bridge_config.json,
-// /etc/opescare-bridge/config.yaml (the first that exists; the first candidate when none does).
+// --config, else $OPESCARE_BRIDGE_CONFIG, else ./config.yaml, ./bridge_config.json, the service's file
+// (service::DefaultServicePaths: /etc/opescare-bridge/config.yaml, on Windows
+// %ProgramData%\OpesCare\Bridge\config.yaml) - the first that exists; the first candidate when none does.
 std::string ResolveConfigPath(const GlobalOptions& global);
 
 // Loads the configuration, prints every problem (warnings too) to stderr; nullopt on errors. Its secrets are

@@ -12,14 +12,16 @@
 #include "agent/app/commands.h"
 #include "agent/app/exit_codes.h"
 #include "agent/app/output_redactor.h"
+#include "agent/service/windows_service.h"
 
 namespace opescare::app {
 
 std::string ResolveConfigPath(const GlobalOptions& global) {
   if (!global.config_path.empty()) return global.config_path;
   if (const char* env = std::getenv("OPESCARE_BRIDGE_CONFIG"); env && *env) return env;
-  const char* candidates[] = {"config.yaml", "bridge_config.json", "/etc/opescare-bridge/config.yaml"};
-  for (const char* c : candidates) {
+  // The service's own file last: /etc/opescare-bridge/config.yaml, or %ProgramData%\OpesCare\Bridge\config.yaml.
+  const std::string candidates[] = {"config.yaml", "bridge_config.json", service::DefaultServicePaths().config_file};
+  for (const std::string& c : candidates) {
     std::error_code ec;
     if (std::filesystem::exists(c, ec)) return c;
   }

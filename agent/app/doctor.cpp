@@ -109,7 +109,7 @@ std::shared_ptr<http::TlsContext> CheckTrust(Report& r, const http::ClientOption
     return nullptr;
   }
   const auto& ca = (*made)->system_ca();
-  if (ca.file.empty() && ca.dirs.empty() && options.ca_file.empty()) {
+  if (ca.file.empty() && ca.dirs.empty() && options.ca_file.empty() && (*made)->os_trust().certificates == 0) {
     r.Fail("trust", (*made)->TrustDescription(),
            "install the system CA certificates (ca-certificates), set SSL_CERT_FILE, or set http.ca_file");
   } else {

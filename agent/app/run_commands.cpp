@@ -10,7 +10,9 @@
 #include "agent/bridge/heartbeat.h"
 #include "agent/config/logging.h"
 #include "agent/env/env.h"
+#include "agent/env/event_log.h"
 #include "agent/outbox/outbox.h"
+#include "agent/service/windows_service.h"
 
 namespace opescare::app {
 
@@ -18,11 +20,32 @@ std::shared_ptr<spdlog::logger> MakeAgentLogger(const config::Config& cfg) {
   return logging::MakeLogger(cfg.log, config::Secrets(cfg));
 }
 
-int CmdRun(const GlobalOptions& global) {
+namespace {
+
+// The configuration loaded inside the run: under the SCM, a bad one is then a service stopped with
+// exit code 2 (`sc query`), not a process that never answered the SCM.
+int LoadAndRun(const GlobalOptions& global, service::StopSignal* service_stop) {
   auto cfg = LoadConfigOrReport(global);
   if (!cfg) return kExitUsage;
   auto logger = MakeAgentLogger(*cfg);
-  return RunAgent(global, std::move(*cfg), logger);
+  // Windows: warnings and errors also go to the Application event log (redacted like the file).
+  logging::AddRedactedSink(*logger, env::NewEventLogSink(), config::Secrets(*cfg), spdlog::level::warn,
+                           "the Windows event log");
+  return RunAgent(global, std::move(*cfg), logger, service_stop);
+}
+
+}  // namespace
+
+int CmdRun(const GlobalOptions& global) {
+  // Started by the Windows SCM: a service. Anywhere else (a console, systemd): the foreground loop.
+  Result<int> as_service =
+      service::RunAsWindowsService([&global](service::StopSignal& stop) { return LoadAndRun(global, &stop); });
+  if (as_service.ok()) return *as_service;
+  if (as_service.status().code() != Code::kFailedPrecondition) {
+    std::cerr << "run: " << as_service.status().message() << "\n";
+    return kExitFailure;
+  }
+  return LoadAndRun(global, nullptr);
 }
 
 namespace {

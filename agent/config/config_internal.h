@@ -74,6 +74,10 @@ std::string ClosestName(std::string_view name, const std::vector<std::string>& c
 // A value found in the file, for a message: double-quoted, control characters escaped, long values cut.
 std::string QuoteValue(std::string_view value);
 
+// What is wrong with a key file whose permission bits are `mode` (on Windows derived from its access
+// list), with the command that makes it private there (chmod, or on Windows icacls); "" when private.
+std::string KeyFileModeProblem(const std::string& path, unsigned mode, bool windows);
+
 // Lower-cases ASCII letters.
 std::string AsciiLower(std::string_view text);
 

@@ -25,26 +25,44 @@ std::string StripTrailingNewlines(std::string text) {
   return text;
 }
 
+}  // namespace
+
+std::string KeyFileModeProblem(const std::string& path, unsigned mode, bool windows) {
+  if ((mode & 077) == 0) return "";
+  if (windows) {
+    // Quoted as icacls takes it (QuoteValue's escaping would double every backslash of the path).
+    const std::string quoted = "\"" + path + "\"";
+    // The mode is read from the access list (agent/env/acl_mode.h): an entry for Users, Everyone or
+    // another account beyond SYSTEM, Administrators and the owner.
+    return quoted + " can be read by other users (its access list grants more than SYSTEM, Administrators and the "
+                    "owner); make it private: icacls " + quoted + " /inheritance:r /grant:r SYSTEM:F Administrators:F";
+  }
+  char octal[8];
+  std::snprintf(octal, sizeof octal, "%04o", mode & 07777);
+  return QuoteValue(path) + " has mode " + octal + ", so other users can read the key; make it private: chmod 600 " +
+         ShellQuote(path);
+}
+
+namespace {
+
 // Reads a key file; on failure sets *error to what is wrong with it.
 std::optional<std::string> ReadKeyFile(const std::string& path, bool check_mode, std::string* error) {
   std::string quoted = QuoteValue(path);
-#ifndef _WIN32
   if (check_mode) {
     std::error_code ec;
     if (std::filesystem::is_regular_file(path, ec)) {
       Result<unsigned> mode = FileMode(path);
-      if (mode.ok() && (*mode & 077) != 0) {
-        char octal[8];
-        std::snprintf(octal, sizeof octal, "%04o", *mode & 07777);
-        *error = quoted + " has mode " + octal + ", so other users can read the key; make it private: chmod 600 " +
-                 ShellQuote(path);
+#ifdef _WIN32
+      constexpr bool kWindows = true;
+#else
+      constexpr bool kWindows = false;
+#endif
+      if (std::string problem = mode.ok() ? KeyFileModeProblem(path, *mode, kWindows) : ""; !problem.empty()) {
+        *error = std::move(problem);
         return std::nullopt;
       }
     }
   }
-#else
-  (void)check_mode;
-#endif
   Result<std::string> text = ReadSmallFile(path, kMaxKeyFileBytes);
   if (!text.ok()) {
     *error = quoted + " " + text.status().message();

@@ -228,6 +228,15 @@ bool ParseLevel(const std::string& name, spdlog::level::level_enum* out) {
   return false;
 }
 
+void AddRedactedSink(spdlog::logger& logger, std::shared_ptr<spdlog::sinks::sink> target,
+                     std::vector<std::string> secrets, spdlog::level::level_enum level, const std::string& target_name) {
+  if (!target) return;
+  auto sink = std::make_shared<RedactingSink>(std::move(target), std::move(secrets), target_name);
+  sink->set_formatter(std::make_unique<spdlog::pattern_formatter>("%l %n: %v", spdlog::pattern_time_type::utc, ""));
+  sink->set_level(level);
+  logger.sinks().push_back(std::move(sink));
+}
+
 std::shared_ptr<spdlog::logger> MakeLogger(const config::LogConfig& log, std::vector<std::string> secrets,
                                            const std::string& name) {
   std::shared_ptr<spdlog::sinks::sink> target;

@@ -20,6 +20,11 @@ namespace opescare::logging {
 std::shared_ptr<spdlog::logger> MakeLogger(const config::LogConfig& log, std::vector<std::string> secrets,
                                            const std::string& name = "opescare-bridge");
 
+// Adds `target` (e.g. env::NewEventLogSink(), the Windows Event Log) to the logger behind the same
+// redaction, at `level` and up, with "level name: msg" lines. A null target adds nothing.
+void AddRedactedSink(spdlog::logger& logger, std::shared_ptr<spdlog::sinks::sink> target,
+                     std::vector<std::string> secrets, spdlog::level::level_enum level, const std::string& target_name);
+
 // Replaces every occurrence of each secret in text by "***".
 std::string Redact(std::string text, const std::vector<std::string>& secrets);
 

@@ -10,16 +10,21 @@
 #include <system_error>
 #include <vector>
 
-#include "agent/service/service_control.h"
+#include "agent/env/event_log.h"
+#include "agent/env/scm_win.h"
 #include "agent/env/service_install_win.h"
 #include "agent/env/service_session_win.h"
 #include "agent/env/win_text.h"
+#include "agent/service/service_control.h"
 #include "agent/service/windows_service.h"
 
 namespace opescare::service {
 namespace {
 
 using internal::Narrow;
+using internal::OpenManager;
+using internal::ScHandle;
+using internal::ScmError;
 using internal::ServiceSession;
 using internal::Widen;
 using internal::WindowsError;
@@ -50,27 +55,6 @@ void WINAPI ServiceMain(DWORD, LPWSTR*) {
     return;
   }
   g_exit_code = session.Run();
-}
-
-// Closes SCM handles on every return path.
-struct ScHandleCloser {
-  void operator()(SC_HANDLE h) const { ::CloseServiceHandle(h); }
-};
-using ScHandle = std::unique_ptr<std::remove_pointer_t<SC_HANDLE>, ScHandleCloser>;
-
-Status ScmError(const char* what, DWORD err) {
-  std::string message = WindowsError(what, err);
-  if (err == ERROR_ACCESS_DENIED) return PermissionDenied(message + "; run it from an administrator prompt");
-  if (err == ERROR_SERVICE_EXISTS)
-    return FailedPrecondition(message + "; run `opescare-bridge service uninstall` first");
-  if (err == ERROR_SERVICE_DOES_NOT_EXIST) return NotFound(message);
-  return IoError(message);
-}
-
-Result<ScHandle> OpenManager(DWORD access) {
-  ScHandle scm(::OpenSCManagerW(nullptr, nullptr, access));
-  if (!scm) return ScmError("opening the service control manager", ::GetLastError());
-  return scm;
 }
 
 // One ChangeServiceConfig2W setting. An SCM without that setting (ERROR_INVALID_LEVEL: wine, old
@@ -292,34 +276,30 @@ Status InstallService(const std::string& exe_path, const std::string& config_pat
     (void)UninstallService();
     return s;
   }
+  // Warnings and errors of the service also go to the Application event log under this source.
+  if (Status s = env::RegisterEventLogSource(); !s.ok()) {
+    (void)UninstallService();
+    return s;
+  }
   return Status::Ok();
 }
 
 Status UninstallService() {
-  auto scm = OpenManager(SC_MANAGER_CONNECT);
-  if (!scm.ok()) return scm.status();
-  const std::wstring name = Widen(kWindowsServiceName);
-  ScHandle service(::OpenServiceW(scm->get(), name.c_str(), SERVICE_STOP | SERVICE_QUERY_STATUS | DELETE));
-  if (!service) return ScmError("opening the service", ::GetLastError());
-
+  auto service = internal::OpenBridgeService(SERVICE_STOP | SERVICE_QUERY_STATUS | DELETE);
+  if (!service.ok()) return service.status();
   SERVICE_STATUS status{};
-  if (::ControlService(service.get(), SERVICE_CONTROL_STOP, &status)) {
-    // The SCM offers no blocking wait; poll its status at a fraction of the wait hint, bounded by
-    // twice our stop budget, as Microsoft's own service samples do.
-    const ULONGLONG deadline = ::GetTickCount64() + 2 * static_cast<ULONGLONG>(kStopWaitHint.count());
-    SERVICE_STATUS_PROCESS process{};
-    DWORD needed = 0;
-    while (::QueryServiceStatusEx(service.get(), SC_STATUS_PROCESS_INFO, reinterpret_cast<LPBYTE>(&process),
-                                  sizeof(process), &needed) &&
-           process.dwCurrentState != SERVICE_STOPPED && ::GetTickCount64() < deadline) {
-      ::Sleep(250);
-    }
+  if (::ControlService(service->get(), SERVICE_CONTROL_STOP, &status)) {
+    // A drain that outlasts the wait is no reason to keep the registration: DeleteService takes
+    // effect once the process has exited.
+    SERVICE_STATUS_PROCESS last{};
+    (void)internal::WaitForState(service->get(), ServiceState::kStopped, kStopWaitLimit, &last);
   } else if (const DWORD err = ::GetLastError(); err != ERROR_SERVICE_NOT_ACTIVE) {
     return ScmError("stopping the service", err);
   }
   // The registration goes; %ProgramData%\OpesCare\Bridge (outbox, config, unsent files) stays.
-  if (!::DeleteService(service.get())) return ScmError("removing the service", ::GetLastError());
-  return Status::Ok();
+  if (!::DeleteService(service->get())) return ScmError("removing the service", ::GetLastError());
+  // The event source goes with it (earlier entries stay readable only as raw text).
+  return env::RemoveEventLogSource();
 }
 
 }  // namespace opescare::service

@@ -1,5 +1,6 @@
 // Client TLS context construction (see tls_context.h).
 #include "agent/http/tls_context.h"
+#include "agent/http/os_trust_store.h"
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -45,6 +46,7 @@ Result<std::shared_ptr<TlsContext>> TlsContext::Create(const ClientOptions& opti
                   ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::no_compression);
   out->system_ca_ = FindSystemCaBundle();
   LoadSystemCas(native, out->system_ca_, &out->system_ca_certificates_);
+  out->os_trust_ = LoadOsTrustStore(native);  // Windows' ROOT store; nothing elsewhere
   boost::system::error_code ec;
   if (!options.ca_file.empty()) {
     ctx.load_verify_file(options.ca_file, ec);
@@ -74,6 +76,8 @@ Result<std::shared_ptr<TlsContext>> TlsContext::Create(const ClientOptions& opti
 
 std::string TlsContext::TrustDescription() const {
   std::string text = "system CAs: ";
+  if (!os_trust_.name.empty() && system_ca_.file.empty() && system_ca_.dirs.empty())
+    return text + DescribeOsTrust(os_trust_) + (ca_file_.empty() ? "" : "; http.ca_file: " + ca_file_);
   if (system_ca_.file.empty() && system_ca_.dirs.empty()) {
     text += "none found (OpenSSL's built-in default tried)";
   } else if (!system_ca_.file.empty() && !LoadCaFileWhole(system_ca_)) {

@@ -9,6 +9,7 @@
 
 #include "agent/http/ca_bundle.h"
 #include "agent/http/client.h"
+#include "agent/http/os_trust_store.h"
 #include "agent/util/status.h"
 
 namespace boost::asio::ssl {
@@ -32,6 +33,8 @@ class TlsContext {
   // "system CAs: /etc/ssl/certs (known path, 140 certificates, read on demand; /etc/ssl/.../ca-certificates.crt
   // not loaded)" when the hashed directory stands for the bundle.
   std::string TrustDescription() const;
+  // The OS store imported (Windows' ROOT store; name empty elsewhere).
+  const OsTrust& os_trust() const { return os_trust_; }
   // True when these options ask for this context's CA file and client certificate.
   bool Matches(const ClientOptions& options) const;
 
@@ -42,6 +45,7 @@ class TlsContext {
   std::unique_ptr<boost::asio::ssl::context> ctx_;
   CaBundle system_ca_;
   int system_ca_certificates_ = 0;
+  OsTrust os_trust_;
   std::string ca_file_, client_cert_, client_key_;
 };
 

@@ -25,6 +25,12 @@ ControlDecision DecideControl(ServiceState current, ServiceControl control) {
   return decision;
 }
 
+WaitVerdict DecideWait(ServiceState target, ServiceState now, bool deadline_passed) {
+  if (now == target) return WaitVerdict::kReached;
+  if (target == ServiceState::kRunning && now == ServiceState::kStopped) return WaitVerdict::kFailed;
+  return deadline_passed ? WaitVerdict::kTimedOut : WaitVerdict::kKeepWaiting;
+}
+
 ServiceExitCodes ExitCodesFor(int run_exit_code) {
   if (run_exit_code == 0) return {};
   return {kErrorServiceSpecificError, static_cast<uint32_t>(run_exit_code)};

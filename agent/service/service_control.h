@@ -45,6 +45,15 @@ RecoveryPlan DefaultRecoveryPlan();
 // database); also the preshutdown timeout.
 inline constexpr std::chrono::milliseconds kStopWaitHint{15000};
 
+// `service start | stop` poll the SCM until the service reaches `target` (kRunning or kStopped).
+// What one poll that saw `now` means: reached, keep polling, or give up. A service that falls back
+// to stopped while starting failed (its run loop exited: the log says why).
+enum class WaitVerdict { kReached, kKeepWaiting, kFailed, kTimedOut };
+WaitVerdict DecideWait(ServiceState target, ServiceState now, bool deadline_passed);
+// How long `service start` waits for running, and `service stop` (and uninstall) for stopped.
+inline constexpr std::chrono::milliseconds kStartWaitLimit{30000};
+inline constexpr std::chrono::milliseconds kStopWaitLimit{2 * kStopWaitHint};
+
 // One argument quoted for CommandLineToArgvW / the C runtime (backslashes before quotes doubled).
 std::string QuoteWindowsArgument(std::string_view arg);
 // The service's ImagePath: "<exe>" run --config "<config>".

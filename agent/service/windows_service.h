@@ -50,4 +50,15 @@ Status InstallService(const std::string& exe_path, const std::string& config_pat
 // outbox are left in place. Elsewhere: kFailedPrecondition with the systemctl commands.
 Status UninstallService();
 
+// Windows: asks the SCM to start the installed service and waits (kStartWaitLimit) until it runs.
+// kNotFound when it is not installed (the message says `service install`); kPermissionDenied
+// without administrator rights; kUnavailable when it stopped again while starting (its exit code
+// and where its log is) or did not report running in time. Already running: Ok.
+// Elsewhere: kFailedPrecondition with the systemctl command. (Not StartService: windows.h's macro.)
+Status StartInstalledService();
+
+// Windows: sends the stop control and waits (kStopWaitLimit) for the drain to end in stopped.
+// Already stopped: Ok. Errors as StartInstalledService. Elsewhere: kFailedPrecondition.
+Status StopInstalledService();
+
 }  // namespace opescare::service

@@ -24,4 +24,14 @@ Status UninstallService() {
       "(the outbox in /var/lib/opescare-bridge is kept)");
 }
 
+Status StartInstalledService() {
+  return FailedPrecondition("services are managed by systemd here: systemctl start opescare-bridge");
+}
+
+Status StopInstalledService() {
+  return FailedPrecondition(
+      "services are managed by systemd here: systemctl stop opescare-bridge (the queue is kept and sent after a "
+      "start)");
+}
+
 }  // namespace opescare::service

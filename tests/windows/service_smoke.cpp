@@ -2,7 +2,9 @@
 // under wine by scripts/ci-windows.sh: the service session's reports and stop requests without
 // the SCM, the ReadDirectoryChangesW watcher on a temporary folder, and the console fallback.
 //   service_smoke.exe          the checks below; exit 0 when all pass
-//   service_smoke.exe scm      also install, start, stop and remove a real service (needs an SCM)
+//   service_smoke.exe scm      also install, start, stop and remove a real service (needs an SCM),
+//                              through StartInstalledService / StopInstalledService, watching the
+//                              SCM's STOP_PENDING with its wait hint during the drain
 //   service_smoke.exe run ...  what the SCM starts in `scm` mode: the service itself
 #include <windows.h>
 
@@ -209,17 +211,43 @@ std::string ThisExe() {
   return internal::Narrow(std::wstring(path, n));
 }
 
-bool WaitForServiceState(SC_HANDLE svc, DWORD state, milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+// The service control manager's view of the service: its state, controls and wait hint.
+SERVICE_STATUS QueryStatus() {
   SERVICE_STATUS s{};
-  while (::QueryServiceStatus(svc, &s) && s.dwCurrentState != state && std::chrono::steady_clock::now() < deadline) {
-    ::Sleep(100);  // the SCM offers no blocking wait that wine implements; bounded by the deadline
-  }
-  return s.dwCurrentState == state;
+  SC_HANDLE scm = ::OpenSCManagerW(nullptr, nullptr, SC_MANAGER_CONNECT);
+  SC_HANDLE svc = scm ? ::OpenServiceW(scm, L"OpesCareBridge", SERVICE_QUERY_STATUS) : nullptr;
+  if (svc) ::QueryServiceStatus(svc, &s);
+  if (svc) ::CloseServiceHandle(svc);
+  if (scm) ::CloseServiceHandle(scm);
+  return s;
+}
+
+// Sends the stop control itself (not StopInstalledService, which waits) and returns the status the
+// SCM answered with: the service reports STOP_PENDING from its control handler.
+SERVICE_STATUS SendStop() {
+  SERVICE_STATUS s{};
+  SC_HANDLE scm = ::OpenSCManagerW(nullptr, nullptr, SC_MANAGER_CONNECT);
+  SC_HANDLE svc = scm ? ::OpenServiceW(scm, L"OpesCareBridge", SERVICE_STOP) : nullptr;
+  CHECK(svc != nullptr && ::ControlService(svc, SERVICE_CONTROL_STOP, &s));
+  if (svc) ::CloseServiceHandle(svc);
+  if (scm) ::CloseServiceHandle(scm);
+  return s;
+}
+
+bool FileExists(const std::string& path) {
+  return ::GetFileAttributesW(internal::Widen(path).c_str()) != INVALID_FILE_ATTRIBUTES;
 }
 
 void TestRealScm(const std::string& marker) {
+  const std::string release = marker + ".release";
   ::DeleteFileW(internal::Widen(marker).c_str());
+  ::DeleteFileW(internal::Widen(release).c_str());
+  // Not installed yet: start and stop say how to install.
+  Status early = StartInstalledService();
+  std::printf("scm: start before install: %s\n", early.ToString().c_str());
+  CHECK(early.code() == Code::kNotFound && early.message().find("service install") != std::string::npos);
+  CHECK(StopInstalledService().code() == Code::kNotFound);
+
   // InstallService's two halves, so that wine (no virtual service accounts, hence no folder ACL
   // for NT SERVICE\OpesCareBridge) can still run the SCM half for real.
   Status registered = internal::RegisterService(ThisExe(), marker);
@@ -233,32 +261,51 @@ void TestRealScm(const std::string& marker) {
     std::printf("scm: folders: %s\n", folders.ToString().c_str());
     CHECK(folders.ok());
   }
-  SC_HANDLE scm = ::OpenSCManagerW(nullptr, nullptr, SC_MANAGER_CONNECT);
-  SC_HANDLE svc = ::OpenServiceW(scm, L"OpesCareBridge", SERVICE_START | SERVICE_STOP | SERVICE_QUERY_STATUS);
-  CHECK(svc != nullptr);
-  if (svc != nullptr) {
-    std::printf("scm: starting the service\n");
-    CHECK(::StartServiceW(svc, 0, nullptr));
-    std::printf("scm: started; waiting for RUNNING\n");
-    CHECK(WaitForServiceState(svc, SERVICE_RUNNING, milliseconds(15000)));
-    SERVICE_STATUS s{};
-    std::printf("scm: running; stopping\n");
-    CHECK(::ControlService(svc, SERVICE_CONTROL_STOP, &s));
-    CHECK(WaitForServiceState(svc, SERVICE_STOPPED, milliseconds(15000)));
-    ::CloseServiceHandle(svc);
-  }
-  ::CloseServiceHandle(scm);
+  CHECK(StopInstalledService().ok());  // installed, not running: nothing to stop
+
+  Status started = StartInstalledService();
+  std::printf("scm: start: %s\n", started.ToString().c_str());
+  CHECK(started.ok());
+  SERVICE_STATUS running = QueryStatus();
+  CHECK(running.dwCurrentState == SERVICE_RUNNING);
+  CHECK((running.dwControlsAccepted & SERVICE_ACCEPT_STOP) && (running.dwControlsAccepted & SERVICE_ACCEPT_SHUTDOWN));
+  CHECK(StartInstalledService().ok());  // already running: Ok
+
+  // The drain: the service holds its run loop open after the stop until `release` exists, so the
+  // SCM's STOP_PENDING is seen for certain, not by timing.
+  const SERVICE_STATUS answer = SendStop();
+  const SERVICE_STATUS pending = QueryStatus();
+  std::printf("scm: after the stop control: state %lu, wait hint %lu ms, checkpoint %lu; queried: state %lu\n",
+              answer.dwCurrentState, answer.dwWaitHint, answer.dwCheckPoint, pending.dwCurrentState);
+  CHECK(answer.dwCurrentState == SERVICE_STOP_PENDING && answer.dwWaitHint >= 10000 && answer.dwCheckPoint > 0);
+  CHECK(pending.dwCurrentState == SERVICE_STOP_PENDING && pending.dwControlsAccepted == 0);
+  HANDLE h = ::CreateFileW(internal::Widen(release).c_str(), GENERIC_WRITE, 0, nullptr, CREATE_ALWAYS,
+                           FILE_ATTRIBUTE_NORMAL, nullptr);
+  if (h != INVALID_HANDLE_VALUE) ::CloseHandle(h);
+  Status stopped = StopInstalledService();  // already stopping: waits for that drain
+  std::printf("scm: stop: %s\n", stopped.ToString().c_str());
+  CHECK(stopped.ok());
+  CHECK(QueryStatus().dwCurrentState == SERVICE_STOPPED);
+  CHECK(FileExists(marker));  // the run loop saw the stop request
+
+  // Started again, uninstall stops it and removes it.
+  ::DeleteFileW(internal::Widen(marker).c_str());
+  CHECK(StartInstalledService().ok());
   Status removed = UninstallService();
   std::printf("scm: uninstall: %s\n", removed.ToString().c_str());
   CHECK(removed.ok());
-  // The service wrote the marker when its run loop saw the stop request.
-  CHECK(::GetFileAttributesW(internal::Widen(marker).c_str()) != INVALID_FILE_ATTRIBUTES);
+  CHECK(FileExists(marker));
+  CHECK(StartInstalledService().code() == Code::kNotFound);
+  ::DeleteFileW(internal::Widen(release).c_str());
 }
 
-// The service side of `scm` mode: run until stopped, then leave a marker (the --config path).
+// The service side of `scm` mode: run until stopped, hold the drain until the release file exists
+// (bounded), then leave a marker (the --config path).
 int RunAsService(const std::string& marker) {
   auto result = RunAsWindowsService([&marker](StopSignal& stop) {
     const int code = WaitForStop(stop, 0);
+    const std::wstring release = internal::Widen(marker + ".release");
+    for (int i = 0; i < 100 && ::GetFileAttributesW(release.c_str()) == INVALID_FILE_ATTRIBUTES; ++i) ::Sleep(100);
     HANDLE h = ::CreateFileW(internal::Widen(marker).c_str(), GENERIC_WRITE, 0, nullptr, CREATE_ALWAYS,
                              FILE_ATTRIBUTE_NORMAL, nullptr);
     if (h != INVALID_HANDLE_VALUE) ::CloseHandle(h);

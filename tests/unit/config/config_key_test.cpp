@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "agent/config/config.h"
+#include "agent/config/config_internal.h"
 #include "tests/unit/config/test_support.h"
 
 namespace opescare::config {
@@ -140,6 +141,17 @@ TEST(KeySources, InlineKeyFromAnEnvironmentReference) {
   LoadResult r = Load("agent_key: ${MY_SECRET}\n", {{"MY_SECRET", "expanded-key-value"}});
   ASSERT_TRUE(r.ok()) << AllProblems(r);
   EXPECT_EQ(r.config->agent_key, "expanded-key-value");
+}
+
+TEST(KeyFileModeProblem, WindowsNamesTheFileAndTheIcaclsFix) {
+  // A key file whose access list lets Users read it reads as 0644 (agent/env/acl_mode.h).
+  const std::string file = "C:\\ProgramData\\OpesCare\\Bridge\\agent.key";
+  EXPECT_EQ(internal::KeyFileModeProblem(file, 0644, true),
+            "\"" + file + "\" can be read by other users (its access list grants more than SYSTEM, Administrators "
+            "and the owner); make it private: icacls \"" + file + "\" /inheritance:r /grant:r SYSTEM:F Administrators:F");
+  EXPECT_EQ(internal::KeyFileModeProblem(file, 0600, true), "");
+  EXPECT_EQ(internal::KeyFileModeProblem("/etc/k", 0640, false),
+            "\"/etc/k\" has mode 0640, so other users can read the key; make it private: chmod 600 /etc/k");
 }
 
 }  // namespace

@@ -9,6 +9,8 @@
 #include <regex>
 #include <sstream>
 
+#include <spdlog/sinks/ostream_sink.h>
+
 #include "tests/unit/config/test_support.h"
 
 namespace opescare::logging {
@@ -141,6 +143,26 @@ TEST(Logger, LevelFiltersAndSecretsThatLookLikeLogText) {
   EXPECT_EQ(text.find("not shown"), std::string::npos) << text;
   EXPECT_NE(text.find("shown"), std::string::npos) << text;
   EXPECT_EQ(text.find("opescare-bridge"), std::string::npos) << text;
+}
+
+TEST(Logger, AnAddedSinkGetsWarningsAndUpRedacted) {
+  // As the Windows Event Log sink is added for `run`: the same redaction, its own level.
+  TempDir dir;
+  auto logger = MakeLogger(FileLog(dir.path() + "/agent.log", "text"), {kKey});
+  std::ostringstream events;
+  auto target = std::make_shared<spdlog::sinks::ostream_sink_mt>(events);
+  target->set_pattern("%v");
+  AddRedactedSink(*logger, target, {kKey}, spdlog::level::warn, "test sink");
+  LogTheKeyEverywhere(*logger, kKey);
+  logger->info("an info line");
+  logger->flush();
+  const std::vector<std::string> lines = Lines(events.str());
+  ASSERT_EQ(lines.size(), 3u) << events.str();  // warn, error, critical
+  EXPECT_EQ(lines[0], "warning opescare-bridge: warn: key=*** again=***");
+  EXPECT_EQ(events.str().find(kKey), std::string::npos) << events.str();
+  EXPECT_NE(ReadAll(dir.path() + "/agent.log").find("an info line"), std::string::npos);  // the file still has all
+  AddRedactedSink(*logger, nullptr, {kKey}, spdlog::level::warn, "none");
+  EXPECT_EQ(logger->sinks().size(), 2u);
 }
 
 TEST(Logger, UnopenableFileFallsBackToStderrWithoutThrowing) {

@@ -40,6 +40,23 @@ TEST(DecideControlTest, InterrogateReReportsAndUnknownIsRefused) {
   EXPECT_FALSE(other.request_stop);
 }
 
+TEST(DecideWaitTest, StartWaitsThroughPendingAndFailsOnStopped) {
+  EXPECT_EQ(DecideWait(ServiceState::kRunning, ServiceState::kStartPending, false), WaitVerdict::kKeepWaiting);
+  EXPECT_EQ(DecideWait(ServiceState::kRunning, ServiceState::kRunning, true), WaitVerdict::kReached);
+  // The run loop exited during start (a bad config, a locked outbox): no point waiting any longer.
+  EXPECT_EQ(DecideWait(ServiceState::kRunning, ServiceState::kStopped, false), WaitVerdict::kFailed);
+  EXPECT_EQ(DecideWait(ServiceState::kRunning, ServiceState::kStartPending, true), WaitVerdict::kTimedOut);
+}
+
+TEST(DecideWaitTest, StopWaitsThroughTheDrainUntilTheDeadline) {
+  EXPECT_EQ(DecideWait(ServiceState::kStopped, ServiceState::kStopPending, false), WaitVerdict::kKeepWaiting);
+  EXPECT_EQ(DecideWait(ServiceState::kStopped, ServiceState::kRunning, false), WaitVerdict::kKeepWaiting);
+  EXPECT_EQ(DecideWait(ServiceState::kStopped, ServiceState::kStopped, false), WaitVerdict::kReached);
+  EXPECT_EQ(DecideWait(ServiceState::kStopped, ServiceState::kStopPending, true), WaitVerdict::kTimedOut);
+  // The stop wait outlasts the SCM's own hint for the drain.
+  EXPECT_GT(kStopWaitLimit, kStopWaitHint);
+}
+
 TEST(ExitCodesForTest, NonZeroIsAServiceSpecificFailure) {
   EXPECT_EQ(ExitCodesFor(0).win32, 0u);
   EXPECT_EQ(ExitCodesFor(0).service_specific, 0u);
@@ -90,6 +107,15 @@ TEST(WindowsServiceOffWindowsTest, InstallPointsAtSystemd) {
   EXPECT_EQ(install.code(), Code::kFailedPrecondition);
   EXPECT_NE(install.message().find("systemctl enable --now opescare-bridge"), std::string::npos);
   EXPECT_EQ(UninstallService().code(), Code::kFailedPrecondition);
+}
+
+TEST(WindowsServiceOffWindowsTest, StartAndStopPointAtSystemctl) {
+  const Status start = StartInstalledService();
+  EXPECT_EQ(start.code(), Code::kFailedPrecondition);
+  EXPECT_NE(start.message().find("systemctl start opescare-bridge"), std::string::npos);
+  const Status stop = StopInstalledService();
+  EXPECT_EQ(stop.code(), Code::kFailedPrecondition);
+  EXPECT_NE(stop.message().find("systemctl stop opescare-bridge"), std::string::npos);
 }
 
 TEST(WindowsServiceOffWindowsTest, DefaultPathsMatchThePackage) {

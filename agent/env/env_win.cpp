@@ -122,8 +122,11 @@ class WinWritableFile final : public WritableFile {
     if (static_cast<uint64_t>(size.QuadPart) >= bytes) return Status::Ok();
     FILE_ALLOCATION_INFO alloc{};
     alloc.AllocationSize.QuadPart = static_cast<LONGLONG>(bytes);
-    if (!::SetFileInformationByHandle(h_, FileAllocationInfo, &alloc, sizeof alloc))
-      return WinStatus(::GetLastError(), path_, what);
+    // A hint only (wine and some file systems refuse it); SetEndOfFile below still claims the space.
+    if (!::SetFileInformationByHandle(h_, FileAllocationInfo, &alloc, sizeof alloc)) {
+      const DWORD err = ::GetLastError();
+      if (err == ERROR_DISK_FULL || err == ERROR_HANDLE_DISK_FULL) return WinStatus(err, path_, what);
+    }
     LARGE_INTEGER here{}, zero{}, end{};
     end.QuadPart = static_cast<LONGLONG>(bytes);
     if (!::SetFilePointerEx(h_, zero, &here, FILE_CURRENT) || !::SetFilePointerEx(h_, end, nullptr, FILE_BEGIN) ||

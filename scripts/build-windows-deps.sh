@@ -125,13 +125,20 @@ build_libdeflate() {
 build_openssl() {
   local src; src="$(fetch openssl)"
   say "building openssl ($(basename "$src")), the longest step"
-  # OPENSSLDIR and MODULESDIR under C:/Program Files, which users cannot write; the default
-  # (/usr/local/ssl) would be C:\usr\local\ssl on Windows, a folder any user can create.
+  # OPENSSLDIR (openssl.cnf, the default CA paths) and MODULESDIR under C:/Program Files, which users
+  # cannot write; the default (/usr/local/ssl) would be C:\usr\local\ssl on Windows, a folder any user
+  # can create. Configure runs on Linux, where "C:/..." is not absolute: an absolute --openssldir is
+  # appended to --prefix (C:/.../openssl/C:/.../openssl). So --prefix carries the Windows path and
+  # --openssldir is relative to it.
+  local ossl_prefix="C:/Program Files/OpesCare/Bridge" ossl_dir="C:/Program Files/OpesCare/Bridge/openssl"
   (cd "$src" && run ./Configure mingw64 --cross-compile-prefix=$triple- no-shared no-tests no-engine no-module \
-      "--prefix=C:/Program Files/OpesCare/Bridge/openssl" "--openssldir=C:/Program Files/OpesCare/Bridge/openssl" \
-      -D_WIN32_WINNT=0x0A00 >"$work/openssl.log" 2>&1 &&
+      "--prefix=$ossl_prefix" --openssldir=openssl -D_WIN32_WINNT=0x0A00 >"$work/openssl.log" 2>&1 &&
     run make -j"$jobs" build_libs >>"$work/openssl.log" 2>&1) ||
     { say "openssl failed (log: $work/openssl.log)"; tail -20 "$work/openssl.log" >&2; exit 1; }
+  # OpenSSL_version(OPENSSL_DIR) reads back this string: it must be the folder above, once.
+  local built; built="$(strings "$src/libcrypto.a" | sed -n 's/^OPENSSLDIR: "\(.*\)"$/\1/p' | head -1)"
+  [ "$built" = "$ossl_dir" ] ||
+    { say "openssl: OPENSSLDIR is '$built', expected '$ossl_dir' (see $src/Makefile)"; exit 1; }
   # The libraries and headers only, copied: `make install` would want the Windows paths above.
   mkdir -p "$prefix/include/openssl"
   cp "$src"/include/openssl/*.h "$prefix/include/openssl/"

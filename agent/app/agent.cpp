@@ -26,7 +26,11 @@ Agent::Agent(GlobalOptions global, config::Config cfg, std::shared_ptr<spdlog::l
       log_(std::move(log)),
       disk_guard_(asio::make_work_guard(disk_)),
       signals_(net_, SIGINT, SIGTERM),
+#ifdef SIGHUP
       hup_(net_, SIGHUP),
+#else
+      hup_(net_),  // Windows has no SIGHUP: an empty set that never fires (no reload there yet)
+#endif
       tick_timer_(net_),
       watchdog_timer_(net_),
       notifier_(service::Notifier::FromEnvironment()),

@@ -266,9 +266,8 @@ void Agent::OnOutboxReading(OutboxReading r) {
           {d.id, d.type, d.source_file, static_cast<uint64_t>(d.source_row), d.error, d.message, d.dead_at});
   }
   if (!last_sync_at_ && r.sync.ok() && r.sync->has_value()) {
-    // Only the time of day matters on the page; the ISO text from an earlier run is parsed loosely.
-    std::tm tm{};
-    if (strptime((*r.sync)->c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm)) last_sync_at_ = SysClock::from_time_t(timegm(&tm));
+    // The ISO text an earlier run stored (FormatIso8601Utc).
+    if (auto at = ParseIso8601Utc(**r.sync)) last_sync_at_ = *at;
   }
   if (delivery_ && delivery_->counters().last_sync_at) last_sync_at_ = delivery_->counters().last_sync_at;
 }

@@ -2,9 +2,11 @@
 #include "agent/app/ingest_driver.h"
 
 #include <boost/asio/io_context.hpp>
+#include <algorithm>
 #include <boost/asio/post.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>  // empty on Windows
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <spdlog/logger.h>
 
 #include "agent/connectors/csv_folder/csv_folder_connector.h"
@@ -13,6 +15,22 @@
 namespace opescare::app {
 
 namespace asio = boost::asio;
+
+// A watcher without a descriptor to wait on (Windows' ReadDirectoryChangesW) is drained this often.
+constexpr std::chrono::milliseconds kDrainInterval{250};
+
+#ifdef BOOST_ASIO_HAS_POSIX_STREAM_DESCRIPTOR
+using WatchFd = asio::posix::stream_descriptor;
+#else
+// No descriptor on Windows: NewWatchFd() is -1 there, so this is never made (the interval above drains).
+struct WatchFd {
+  static constexpr int wait_read = 0;
+  WatchFd(asio::io_context&, int) {}
+  void close() {}
+  template <typename Handler>
+  void async_wait(int, Handler&&) {}
+};
+#endif
 
 class IngestDriver::Impl {
  public:
@@ -37,7 +55,9 @@ class IngestDriver::Impl {
       log_->warn("connector: folder events unavailable ({}); scanning every {} s instead",
                  connector_->watcher_status().ToString(), settings.scan_interval_seconds);
     if (int fd = connector_->NewWatchFd(); fd >= 0)  // the descriptor object owns it
-      watch_fd_ = std::make_unique<asio::posix::stream_descriptor>(disk_, fd);
+      watch_fd_ = std::make_unique<WatchFd>(disk_, fd);
+    // Events without a descriptor: Drain() (in RunSlice's Poll) is called every kDrainInterval instead.
+    drain_often_ = !watch_fd_ && connector_->watcher_status().ok();
     stopping_ = false;
     Tick();
     return Status::Ok();
@@ -67,14 +87,16 @@ class IngestDriver::Impl {
     if (watch_fd_ && !fd_armed_) {
       fd_armed_ = true;
       // Handlers run even after a Stop() cancelled them, possibly once the driver is gone: they check first.
-      watch_fd_->async_wait(asio::posix::stream_descriptor::wait_read,
+      watch_fd_->async_wait(WatchFd::wait_read,
                             [this, alive = std::weak_ptr<bool>(alive_)](const boost::system::error_code& ec) {
                               if (!alive.lock()) return;
                               fd_armed_ = false;
                               if (!ec) Tick();
                             });
     }
-    timer_.expires_at(connector_->NextWakeup());
+    auto at = connector_->NextWakeup();
+    if (drain_often_) at = std::min(at, std::chrono::steady_clock::now() + kDrainInterval);
+    timer_.expires_at(at);
     timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](const boost::system::error_code& ec) {
       if (!ec && alive.lock()) Tick();
     });
@@ -155,8 +177,9 @@ class IngestDriver::Impl {
   config::ConnectorConfig settings_;
   std::unique_ptr<csv_folder::OutboxRecordSink> sink_;
   std::unique_ptr<csv_folder::CsvFolderConnector> connector_;
-  std::unique_ptr<asio::posix::stream_descriptor> watch_fd_;
+  std::unique_ptr<WatchFd> watch_fd_;
   bool fd_armed_ = false;
+  bool drain_often_ = false;  // the watcher has events but no descriptor (Windows)
   bool stopping_ = false;
   bool full_logged_ = false;
   std::string published_;  // the faults last handed to the hook

@@ -32,7 +32,7 @@ std::string NameToString(const X509_NAME* name) {
 std::chrono::system_clock::time_point AsnTime(const ASN1_TIME* t) {
   struct tm tm {};
   if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return {};
-  return std::chrono::system_clock::from_time_t(timegm(&tm));
+  return FromUtcTm(tm);
 }
 
 std::string Iso(std::chrono::system_clock::time_point t) { return FormatIso8601Utc(t); }

@@ -3,6 +3,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <ctime>
+#include <optional>
 #include <string>
 
 namespace opescare {
@@ -38,5 +40,11 @@ class ManualClock final : public Clock {
 int64_t UnixSeconds(std::chrono::system_clock::time_point t);
 // "2026-11-29T19:40:00Z"
 std::string FormatIso8601Utc(std::chrono::system_clock::time_point t);
+// The inverse: FormatIso8601Utc's form back to a time point; nullopt for any other text.
+std::optional<std::chrono::system_clock::time_point> ParseIso8601Utc(const std::string& text);
+// A UTC calendar time (std::tm as gmtime gives it) as a time point: timegm, on every platform.
+std::chrono::system_clock::time_point FromUtcTm(const std::tm& tm);
+// t's UTC calendar fields: gmtime_r, on every platform.
+std::tm UtcTm(std::chrono::system_clock::time_point t);
 
 }  // namespace opescare

@@ -34,8 +34,9 @@ def tail(text, n=12):
     return "\n".join(text.strip().splitlines()[-n:])
 
 
-def wait_log(ctx, pattern, timeout, after=0, what=None):
-    """Waits until the agent's log file, from byte `after` on, matches pattern; returns the match."""
+def wait_log(ctx, pattern, timeout, after=0, what=None, service=None):
+    """Waits until the agent's log file, from byte `after` on, matches pattern; returns the match. With
+    `service`, gives up as soon as its process is gone."""
     rx = re.compile(pattern)
     found = []
 
@@ -43,7 +44,11 @@ def wait_log(ctx, pattern, timeout, after=0, what=None):
         m = rx.search(read(ctx.log)[after:])
         if m:
             found.append(m)
-        return bool(m)
+            return True
+        if service is not None and not service.alive():
+            raise AssertionError("the agent's process ended before its log showed %r (%s); the log ends:\n%s"
+                                 % (pattern, service.describe_end(), tail(read(ctx.log)[after:])))
+        return False
     try:
         wait_until(check, timeout, interval=0.2, what=what or "the log line %r" % pattern)
     except TimeoutError as e:
@@ -123,16 +128,23 @@ def check_heartbeat(ctx):
 
 def ensure_service(ctx):
     """Registers (once) and starts the service, waiting until it watches the folder and serves its status."""
-    if ctx.service is None:
-        ctx.service = ctx.target.service(ctx.config, ctx.log)
-        ctx.service.remove(ctx.say)
-        ctx.service.install(ctx.say)
-    if ctx.service_ready and ctx.service.alive():
-        return
-    mark = len(read(ctx.log))
-    ctx.say("service: start: " + ctx.service.start())
-    wait_log(ctx, r"connector: watching", 60, after=mark)
-    wait_log(ctx, r"status page at http://127\.0\.0\.1:%d" % ctx.status_port, 30, after=mark)
+    if ctx.service_broken:
+        raise AssertionError("the service could not be set up earlier: " + ctx.service_broken)
+    try:
+        if ctx.service is None:
+            ctx.service = ctx.target.service(ctx.config, ctx.log, console=ctx.args.service_mode == "console")
+            ctx.service.remove(ctx.say)
+            ctx.service.install(ctx.say)
+        if ctx.service_ready and ctx.service.alive():
+            return
+        mark = len(read(ctx.log))
+        ctx.say("service: start: " + ctx.service.start())
+        wait_log(ctx, r"connector: watching", 60, after=mark, service=ctx.service)
+        wait_log(ctx, r"status page at http://127\.0\.0\.1:%d" % ctx.status_port, 30, after=mark,
+                 service=ctx.service)
+    except (AssertionError, TimeoutError) as e:
+        ctx.service_broken = "%s" % str(e).splitlines()[0]
+        raise
     ctx.say("service: running (pids %s), watching %s" % (ctx.service.pids(), ctx.target.path(ctx.incoming)))
     ctx.service_ready = True
 

@@ -44,9 +44,21 @@ CHECKS = [("check-config", wine_checks.check_config), ("heartbeat", wine_checks.
           ("stop", wine_checks.check_stop), ("hard-kill", wine_checks.check_hard_kill)]
 
 # Checks known to fail because of an agent defect, with the reason printed beside the failure:
-# {"check": ("wine" | "native" | "any", "reason: command, output, who fixes it")}. A marked check that passes
-# counts as a failure (XPASS) until its mark is removed.
-EXPECTED_FAILURES = {}
+# {"check": {mode: "reason: command, output, who fixes it"}}, mode "wine-scm", "wine-console" or "native".
+# A marked check that passes counts as a failure (XPASS) until its mark is removed.
+NO_DISPATCHER = ("`run` does not enter the SCM dispatcher in opescare-bridge.exe of winexe ea9d976 "
+                 "(winsvc c230d8d adds RunAsWindowsService to CmdRun, not merged): `net start OpesCareBridge` -> "
+                 "'Service request timeout.', sc query STOPPED, WIN32_EXIT_CODE 1077")
+NO_RESERVE = ("under wine the outbox reserve fails and ingest pauses: 'connector: ingest paused: ... "
+              "outbox.db.reserve: cannot set aside 8388608 bytes: Call not implemented (error 120)' - "
+              "env_win.cpp Allocate's SetFileInformationByHandle(FileAllocationInfo) is not implemented by wine "
+              "8; needs a fallback (SetEndOfFile) for winexe")
+EXPECTED_FAILURES = {
+    "service": {"wine-scm": NO_DISPATCHER, "wine-console": NO_RESERVE},
+    "status-page": {"wine-scm": NO_DISPATCHER, "wine-console": NO_RESERVE},
+    "stop": {"wine-scm": NO_DISPATCHER},
+    "hard-kill": {"wine-scm": NO_DISPATCHER, "wine-console": NO_RESERVE},
+}
 
 
 def parse_args(argv):
@@ -61,6 +73,8 @@ def parse_args(argv):
     p.add_argument("--rows", type=int, default=100000, help="rows of the large CSV of the hard-kill check")
     p.add_argument("--kill", choices=("sigkill", "wineserver"), default="sigkill",
                    help="hard kill: SIGKILL of the agent's process then wineserver -k, or wineserver -k alone")
+    p.add_argument("--service-mode", choices=("scm", "console"), default="scm",
+                   help="wine: run the agent as a service in wine's SCM (default), or `run` from a console")
     p.add_argument("--only", action="append", choices=[c for c, _ in CHECKS],
                    help="run only these checks (repeatable); the service checks start the service they need")
     args = p.parse_args(argv)
@@ -92,6 +106,7 @@ class Context:
         self.outputs = []
         self.service = None
         self.service_ready = False
+        self.service_broken = None  # why the service could not be started: later checks say so at once
 
     def say(self, text):
         print("  " + text.replace("\n", "\n    "), flush=True)
@@ -142,7 +157,7 @@ def setup(args, work):
 
 
 def run_checks(ctx, selected):
-    mode = "wine" if ctx.target.wine else "native"
+    mode = "wine-" + ctx.args.service_mode if ctx.target.wine else "native"
     results = []
     for name, fn in CHECKS:
         if selected and name not in selected:
@@ -157,18 +172,16 @@ def run_checks(ctx, selected):
         except Exception:  # a broken step, not a verdict: shown in full
             error = traceback.format_exc()
         took = time.monotonic() - started
-        mark = EXPECTED_FAILURES.get(name)
-        if mark and mark[0] not in (mode, "any"):
-            mark = None
+        mark = EXPECTED_FAILURES.get(name, {}).get(mode)
         if error and mark:
             verdict = "XFAIL"
-            ctx.say("FAILED as expected (%s): %s" % (mark[1], error))
+            ctx.say("FAILED as expected (%s): %s" % (mark, error))
         elif error:
             verdict = "FAIL"
             ctx.say("FAILED: " + error)
         elif mark:
             verdict = "XPASS"
-            ctx.say("passed although marked as an expected failure (%s): remove the mark" % mark[1])
+            ctx.say("passed although marked as an expected failure (%s): remove the mark" % mark)
         else:
             verdict = "PASS"
         print("%s %s (%.1f s)" % (verdict, name, took), flush=True)

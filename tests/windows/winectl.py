@@ -168,8 +168,12 @@ class Target:
             return self.wine.run(cmd, timeout, what, env=env, cwd=cwd or self.cwd)
         return run(cmd, timeout, what, env=env, cwd=cwd or self.cwd)
 
-    def service(self, config, log_path):
-        return WineService(self, config, log_path) if self.wine else ChildService(self, config, log_path)
+    def service(self, config, log_path, console=False):
+        """wine: the SCM, or with console=True `run` under wine as a child (stopped with SIGINT, which wine
+        turns into Ctrl-C); natively: `run` as a child."""
+        if self.wine and not console:
+            return WineService(self, config, log_path)
+        return ChildService(self, config, log_path)
 
     def finish(self):
         """Ends whatever the target left running (wine: the whole prefix's processes)."""
@@ -178,6 +182,14 @@ class Target:
                 self.wine.kill_server()
             except StepTimeout:
                 pass
+
+
+def read_tail(path, n=2000):
+    try:
+        with open(path, "rb") as f:
+            return f.read()[-n:].decode("utf-8", "replace").strip()
+    except FileNotFoundError:
+        return ""
 
 
 def parse_sc_query(text):
@@ -281,6 +293,10 @@ class WineService:
     def alive(self):
         return bool(self.pids())
 
+    def describe_end(self):
+        q, r = self.query()
+        return "sc query: %s" % (q or (r.stdout + r.stderr).strip())
+
 
 class ChildService:
     """Natively there is no SCM: `run` as a child process, stopped with SIGTERM, killed with SIGKILL."""
@@ -290,7 +306,12 @@ class ChildService:
         self.config = config
         self.log_path = log_path
         self.proc = None
-        self.how = "none: native run, `run` as a child process (no SCM off Windows)"
+        if target.wine:
+            self.how = "none: `wine opescare-bridge.exe run` as a child process (--service-mode console)"
+            self.stop_signal = signal.SIGINT
+        else:
+            self.how = "none: native run, `run` as a child process (no SCM off Windows)"
+            self.stop_signal = signal.SIGTERM
 
     def remove(self, say):
         pass
@@ -302,8 +323,11 @@ class ChildService:
         if self.alive():
             return "already running (pid %d)" % self.proc.pid
         console = open(self.log_path + ".console", "ab")
-        self.proc = subprocess.Popen(self.t.argv + ["run", "--config", self.config], env=clean_env(self.t.key),
-                                     cwd=self.t.cwd, stdin=subprocess.DEVNULL, stdout=console, stderr=console)
+        argv, env = self.t.argv + ["run", "--config", self.t.path(self.config)], clean_env(None)
+        if self.t.wine:
+            argv, env = [self.t.wine.wine, self.t.path(argv[0])] + argv[1:], self.t.wine.env(env)
+        self.proc = subprocess.Popen(argv, env=env, cwd=self.t.cwd, stdin=subprocess.DEVNULL, stdout=console,
+                                     stderr=console)
         console.close()
         return "started pid %d" % self.proc.pid
 
@@ -311,20 +335,26 @@ class ChildService:
         return [self.proc.pid] if self.alive() else []
 
     def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
+        self.proc.send_signal(self.stop_signal)
         try:
             code = self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=10)
-            return None, {"STATE": "KILLED after 30 s"}, "did not stop within 30 s of SIGTERM"
-        return 0, {"STATE": "STOPPED", "WIN32_EXIT_CODE": code}, "SIGTERM"
+            return None, {"STATE": "KILLED after 30 s"}, "did not stop within 30 s of %s" % self.stop_signal.name
+        return 0, {"STATE": "STOPPED", "WIN32_EXIT_CODE": code}, self.stop_signal.name
 
     def kill(self, how):
-        pid = self.proc.pid
-        self.proc.kill()
+        pids = sorted(set([self.proc.pid] + (list(self.t.wine.processes(self.t.exe_name)) if self.t.wine else [])))
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
         self.proc.wait(timeout=10)
-        return "SIGKILL of pid %d" % pid
+        if self.t.wine:
+            self.t.wine.kill_server()
+        return "SIGKILL of pid %s%s" % (pids, ", then wineserver -k" if self.t.wine else "")
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
+
+    def describe_end(self):
+        return "exit code %s; its console: %s" % (self.proc.poll(), read_tail(self.log_path + ".console"))

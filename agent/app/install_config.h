@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "agent/env/env.h"
 #include "agent/util/status.h"
 
 namespace opescare::app {
@@ -27,6 +28,14 @@ struct InstallSettings {
 // kInvalidArgument, naming the setting, when the template lacks the key or a value holds a line break or
 // another control character.
 Result<std::string> RenderInstallConfig(std::string_view template_text, const InstallSettings& settings);
+
+// What `service install` does with a template: writes config_path from template_path and the settings, once.
+// Returns true when it wrote the file, false when config_path exists already (it is never overwritten:
+// an upgrade or a second install keeps the facility's edits). The result is loaded by the configuration
+// loader before it is written (the key file need not exist yet); its problems come back as
+// kInvalidArgument with the loader's lines. kNotFound when the template is missing.
+Result<bool> WriteInstallConfig(const std::string& template_path, const std::string& config_path,
+                                const InstallSettings& settings, env::Env& env = *env::Env::Default());
 
 // value as a YAML double-quoted scalar that the configuration loader reads back as value.
 std::string QuoteConfigValue(std::string_view value);

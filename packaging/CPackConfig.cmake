@@ -1,6 +1,6 @@
 # Packages of the agent (included at the end of the top CMakeLists): a .deb and, when rpmbuild is
 # found, an .rpm with the binary, the systemd unit, sysusers/tmpfiles entries and the service's
-# config.yaml (the tarball: packaging/tarball.cmake); on Windows an NSIS installer that registers the Windows service. The simulator is
+# config.yaml (the tarball: packaging/tarball.cmake); on Windows the MSI (packaging/windows/msi.cmake), which registers the Windows service. The simulator is
 # never installed (it has no install rule). Build them with scripts/ci-package.sh.
 set(OB_PKG_DIR ${CMAKE_CURRENT_LIST_DIR})
 set(OB_PKG_NAME opescare-bridge)
@@ -63,8 +63,7 @@ set(CPACK_PACKAGE_RELOCATABLE OFF)
 set(CPACK_OUTPUT_FILE_PREFIX ${CMAKE_BINARY_DIR}/packages)
 
 if(WIN32)
-  include(${OB_PKG_DIR}/windows/nsis.cmake)
-  include(CPack)
+  include(${OB_PKG_DIR}/windows/msi.cmake)  # wixl, not CPack: CPack's WIX generator needs Windows
   return()
 endif()
 

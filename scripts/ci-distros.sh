@@ -14,13 +14,13 @@ ob_skip_unless_root "distro checks"
 export OB_PACKAGE_DIR="$(realpath "${1:-${OB_PACKAGE_DIR:-build/portable/packages}}")"
 export OB_SIMULATOR="${OB_SIMULATOR:-$root/build/ci/tools/simulator/opescare-simulator}"
 [ -x "$OB_SIMULATOR" ] || { echo "no simulator at $OB_SIMULATOR: build the ci preset first (scripts/test.sh)"; exit 1; }
-suites="${OB_DISTRO_SUITES:-bullseye bookworm trixie}"
+suites="$OB_DISTRO_SUITES"
 
 ob_work_folder distros
 work="$OB_WORK"
 pids=() ; list=""
 for suite in $suites; do
-  ob_root "$suite" ca-certificates,systemd >"$work/$suite.path" &
+  ob_root "$suite" "$OB_DISTRO_ROOT_PACKAGES" >"$work/$suite.path" &
   pids+=($!)
 done
 for p in "${pids[@]}"; do wait "$p"; done

@@ -13,7 +13,7 @@ ob_skip_unless_root "systemd checks" systemd-nspawn nsenter
 export OB_PACKAGE_DIR="$(realpath "${1:-${OB_PACKAGE_DIR:-build/portable/packages}}")"
 export OB_SIMULATOR="${OB_SIMULATOR:-$root/build/ci/tools/simulator/opescare-simulator}"
 [ -x "$OB_SIMULATOR" ] || { echo "no simulator at $OB_SIMULATOR: build the ci preset first (scripts/test.sh)"; exit 1; }
-suites="${OB_SYSTEMD_SUITES:-bookworm trixie}"
+suites="$OB_SYSTEMD_SUITES"
 deb="$(ls "$OB_PACKAGE_DIR"/opescare-bridge_*.deb)"
 lib_depends="$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | grep -c '^ *lib' || true)"
 
@@ -25,7 +25,7 @@ for suite in $suites; do
     echo "SKIP systemd checks on $suite: $(basename "$deb") Depends on $lib_depends library packages; use the portable .deb"
     continue
   fi
-  cached="$(ob_root "$suite" systemd,dbus,ca-certificates)"
+  cached="$(ob_root "$suite" "$OB_SYSTEMD_ROOT_PACKAGES")"
   ob_copy_root "$cached" "$work/$suite"
   # Fails here with a clear line, not later, when the kernel refuses the container.
   if ! systemd-nspawn -q -D "$work/$suite" --register=no --keep-unit /bin/true </dev/null >"$work/probe.log" 2>&1; then

@@ -14,8 +14,8 @@ packages=(
 for group in "$@"; do
   case "$group" in
     packaging) packages+=(dpkg-dev fakeroot lintian rpm systemd file) ;;
-    # windows: the toolchain, wine, and what scripts/build-windows-deps.sh needs (dpkg-source, tclsh).
-    windows) packages+=(mingw-w64 wine libz-mingw-w64-dev tcl dpkg-dev) ;;
+    # windows: the toolchain, wine, what scripts/build-windows-deps.sh needs (dpkg-source, tclsh), wixl for the MSI.
+    windows) packages+=(mingw-w64 wine libz-mingw-w64-dev tcl dpkg-dev wixl msitools) ;;
     browser) packages+=(chromium prometheus) ;;
     fuzz) packages+=(clang libclang-rt-14-dev) ;;
     # distros: Debian roots (scripts/ci-distros.sh) and booting them (scripts/ci-systemd.sh).

@@ -4,6 +4,12 @@
 # reach it, and never reused for another package set. Each run works on a copy, so the cache stays clean.
 OB_ROOTS_CACHE="${OB_ROOTS_CACHE:-/var/cache/opescare-ci/roots}"
 OB_MIRROR="${OB_MIRROR:-http://deb.debian.org/debian}"
+# The package sets of the two kinds of root (one key each): scripts/ci-distros.sh installs the .deb into
+# the first, scripts/ci-systemd.sh boots the second; scripts/ci-prefetch.sh builds both ahead of time.
+OB_DISTRO_ROOT_PACKAGES=ca-certificates,systemd
+OB_SYSTEMD_ROOT_PACKAGES=systemd,dbus,ca-certificates
+OB_DISTRO_SUITES="${OB_DISTRO_SUITES:-bullseye bookworm trixie}"
+OB_SYSTEMD_SUITES="${OB_SYSTEMD_SUITES:-bookworm trixie}"
 
 # ob_skip_unless_root WHAT: prints a clear SKIP line and exits 0 when this is not root or lacks tools.
 ob_skip_unless_root() {
@@ -18,17 +24,22 @@ ob_skip_unless_root() {
 ob_root() {
   local suite="$1" include="$2" variant=minbase
   local key; key="$suite-$variant-$(printf %s "$include" | sha256sum | cut -c1-12)-$(date +%G-W%V)"
-  local dir="$OB_ROOTS_CACHE/$key"
+  local dir="$OB_ROOTS_CACHE/$key" lock
+  mkdir -p "$OB_ROOTS_CACHE"
+  # One builder per root: a second caller (the prefetch and a check at once) waits, then reuses it.
+  exec {lock}>"$dir.lock"
+  flock "$lock"
   if [ ! -f "$dir/.complete" ]; then
     rm -rf "$dir.tmp"
-    mkdir -p "$OB_ROOTS_CACHE"
     echo "debootstrap $suite ($variant, +$include) into $dir" >&2
     debootstrap --variant="$variant" ${include:+--include="$include"} "$suite" "$dir.tmp" "$OB_MIRROR" >"$dir.log" 2>&1 \
       || { echo "debootstrap $suite failed; see $dir.log" >&2; tail -5 "$dir.log" >&2; return 1; }
     rm -rf "$dir" && mv "$dir.tmp" "$dir" && touch "$dir/.complete"
     # Last week's root of the same suite and package set is superseded.
-    find "$OB_ROOTS_CACHE" -maxdepth 1 -name "${key%-*-W*}-*" ! -name "$key" ! -name "$key.log" -exec rm -rf {} +
+    find "$OB_ROOTS_CACHE" -maxdepth 1 -name "${key%-*-W*}-*" ! -name "$key" ! -name "$key.log" ! -name "$key.lock" \
+      -exec rm -rf {} +
   fi
+  exec {lock}>&-
   echo "$dir"
 }
 

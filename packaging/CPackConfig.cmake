@@ -16,12 +16,6 @@ if(EXISTS ${OB_EXAMPLE_CONFIG})
   set(ob_edits
     "  path: ./opescare-bridge.db" "  path: /var/lib/opescare-bridge/outbox.db"
     "  watch_folder: ./data/incoming" "  watch_folder: /var/spool/opescare-bridge/incoming")
-  if(WIN32)
-    set(ob_edits
-      "  path: ./opescare-bridge.db" "  path: C:/ProgramData/OpesCare/Bridge/data/outbox.db"
-      "  watch_folder: ./data/incoming" "  watch_folder: C:/ProgramData/OpesCare/Bridge/incoming"
-      "  file: \"\"" "  file: C:/ProgramData/OpesCare/Bridge/logs/opescare-bridge.log")
-  endif()
   list(LENGTH ob_edits ob_edit_count)
   math(EXPR ob_last "${ob_edit_count} - 1")
   foreach(i RANGE 0 ${ob_last} 2)
@@ -34,11 +28,7 @@ if(EXISTS ${OB_EXAMPLE_CONFIG})
     endif()
     string(REPLACE "${from}" "${to}" ob_config_text "${ob_config_text}")
   endforeach()
-  if(WIN32)
-    set(ob_header "# Installed by the OpesCare Bridge installer: the outbox, watch folder and log live under\n# C:\\ProgramData\\OpesCare\\Bridge. The installer never overwrites this file.\n")
-  else()
-    set(ob_header "# Installed by the opescare-bridge package for the systemd service (a conffile: upgrades never\n# overwrite your changes). Outbox in /var/lib/opescare-bridge, watch folder\n# /var/spool/opescare-bridge/incoming, logs to the journal (journalctl -u opescare-bridge).\n# Put the agent key in /etc/opescare-bridge/agent.key (owner root, mode 0600); the service\n# receives it as the systemd credential agent_key.\n#\n")
-  endif()
+  set(ob_header "# Installed by the opescare-bridge package for the systemd service (a conffile: upgrades never\n# overwrite your changes). Outbox in /var/lib/opescare-bridge, watch folder\n# /var/spool/opescare-bridge/incoming, logs to the journal (journalctl -u opescare-bridge).\n# Put the agent key in /etc/opescare-bridge/agent.key (owner root, mode 0600); the service\n# receives it as the systemd credential agent_key.\n#\n")
   file(WRITE ${OB_SERVICE_CONFIG} "${ob_header}${ob_config_text}")
 else()
   message(WARNING "packaging: ${OB_EXAMPLE_CONFIG} is missing; packages will lack /etc/opescare-bridge/config.yaml")

@@ -2,9 +2,9 @@
 # CI: builds (or reuses) the Windows dependency prefix from Debian's sources
 # (scripts/build-windows-deps.sh), builds tests/windows/deps_probe against it with the toolchain
 # file, builds the whole agent (opescare-bridge.exe) and its platform-independent unit suites with
-# `cmake --preset windows` (static, warnings are errors), cross-compiles agent/service with its Windows OS
-# side (in agent/env) into tests/windows/service_smoke.exe, and runs the probes, the unit suites and the
-# smoke test under wine when wine works in this machine (time-boxed; otherwise says it was skipped).
+# `cmake --preset windows` (static, warnings are errors) and its MSI (checked by tests/windows/msi_checks.py),
+# and runs under wine the probes, the unit suites, the Windows behaviour checks (tests/windows/run_service_checks.sh)
+# and the end-to-end run against the Linux simulator (tests/windows/wine_e2e.py), every step time-boxed.
 # Output in build/windows (the agent's build in build/windows/agent).
 #   scripts/ci-windows.sh          compile, link, run the smoke checks under wine
 #   scripts/ci-windows.sh --scm    also install/start/stop/remove a real service in wine's SCM
@@ -41,31 +41,13 @@ fi
 echo "ci-windows: built $agent_build/opescare-bridge.exe ($(du -k "$agent_build/opescare-bridge.exe" | cut -f1) KiB)" \
      "and $(wc -l <"$agent_build/unit_suites.txt") unit suites in $((SECONDS - t_agent)) s"
 
-# The posix thread model: GCC 12's win32 model has no std::mutex, std::thread or <stop_token> support.
-cxx=x86_64-w64-mingw32-g++-posix
-flags=(-std=c++20 -O1 -g0 -Wall -Wextra -Wpedantic -Werror -I"$root" -D_WIN32_WINNT=0x0A00 -DOB_VERSION='"win-smoke"')
-
-# Every source agent/service builds on Windows: its platform-neutral files, and the OS side that lives in
-# agent/env (the SCM, the notify socket, UTF-16 text, the ReadDirectoryChangesW watcher).
-sources=(agent/util/status.cpp agent/env/env.cpp agent/env/notify_socket_win.cpp agent/env/win_text_win.cpp
-         agent/env/folder_watcher_win.cpp agent/env/windows_service_win.cpp agent/env/service_session_win.cpp)
-for f in agent/service/*.cpp; do
-  case "$f" in *_posix.cpp) continue ;; esac
-  sources+=("$f")
-done
-
-objects=()
-for src in "${sources[@]}"; do
-  obj="$out/$(echo "${src%.cpp}" | tr '/' '_').o"
-  echo "ci-windows: compiling $src"
-  "$cxx" "${flags[@]}" -c "$src" -o "$obj"
-  objects+=("$obj")
-done
-echo "ci-windows: compiling tests/windows/service_smoke.cpp"
-"$cxx" "${flags[@]}" -c tests/windows/service_smoke.cpp -o "$out/service_smoke.o"
-# Static: the .exe must not need the MinGW runtime DLLs next to it.
-"$cxx" -static -o "$out/service_smoke.exe" "$out/service_smoke.o" "${objects[@]}" -ladvapi32 -lshell32 -lole32 -luuid
-echo "ci-windows: built $out/service_smoke.exe ($(du -k "$out/service_smoke.exe" | cut -f1) KiB) from ${#sources[@]} sources"
+# The MSI (packaging/windows/msi.cmake, wixl): built, and its tables checked (tests/windows/msi_checks.py).
+echo "ci-windows: building the MSI (target msi)"
+if ! nice -n 10 cmake --build "$agent_build" --target msi >"$out/msi.log" 2>&1; then
+  tail -20 "$out/msi.log"; echo "ci-windows: the MSI did not build (log: $out/msi.log)"; exit 1
+fi
+msi="$(ls "$agent_build"/packages/opescare-bridge-*-x64.msi)"
+python3 tests/windows/msi_checks.py "$msi"
 
 # wine: a throwaway 64-bit prefix in the build folder, no display, every step time-boxed.
 if ! command -v wine >/dev/null 2>&1; then
@@ -159,20 +141,14 @@ if [ ${#unit_failed[@]} -ne 0 ]; then
 fi
 echo "ci-windows: every unit suite passed under wine ($unit_total tests)"
 
-args=()
-if [ "${1:-}" = "--scm" ]; then args+=(scm); fi
-echo "ci-windows: running service_smoke.exe ${args[*]} under $(wine --version)"
-set +e
-timeout 120 wine "$out/service_smoke.exe" "${args[@]}"
-rc=$?
-timeout 30 wineserver -k >/dev/null 2>&1
-set -e
-if [ $rc -eq 124 ]; then
-  echo "ci-windows: service_smoke.exe timed out under wine"
-  exit 1
-fi
-if [ $rc -ne 0 ]; then
-  echo "ci-windows: service_smoke.exe failed under wine (exit $rc)"
-  exit 1
-fi
+# The Windows behaviour checks (SCM, ACLs, Event Log, ROOT store), each a small .exe run under wine.
+timeout 30 wineserver -k >/dev/null 2>&1 || true
+bash tests/windows/run_service_checks.sh ${1:+"$1"} "$prefix"
+
+# The agent's job end to end under wine: the Linux simulator on loopback, the .exe as a service in
+# wine's SCM (tests/windows/wine_e2e.py).
+simulator="${OB_SIMULATOR:-$root/build/ci/tools/simulator/opescare-simulator}"
+[ -x "$simulator" ] || { echo "ci-windows: no simulator at $simulator: build the ci preset first (scripts/test.sh)"; exit 1; }
+python3 tests/windows/wine_e2e.py --agent-cmd "wine $agent_build/opescare-bridge.exe" --simulator "$simulator" \
+  --work "$out/wine-e2e" --prefix "$WINEPREFIX"
 echo "ci-windows: cross-compile and wine run passed"

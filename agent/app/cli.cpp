@@ -57,6 +57,12 @@ int RunCli(int argc, char** argv) {
   service->add_option("action", svc_action, "install | uninstall | start | stop")
       ->required()
       ->check(CLI::IsMember({"install", "uninstall", "start", "stop"}));
+  // The installer's settings (the MSI's properties): written into a new config.yaml only.
+  InstallSettings install;
+  service->add_option("--server-url", install.server_url, "install: server_url of a new config.yaml");
+  service->add_option("--agent-id", install.agent_id, "install: agent_id of a new config.yaml");
+  service->add_option("--facility-id", install.facility_id, "install: facility_id of a new config.yaml");
+  service->add_option("--key-file", install.agent_key_file, "install: agent_key_file of a new config.yaml");
 
   auto* version = app.add_subcommand("version", "print the version, build and library versions");
 
@@ -78,7 +84,7 @@ int RunCli(int argc, char** argv) {
   if (*status) return CmdStatus(global, json);
   if (*enqueue) return CmdEnqueue(global, files);
   if (*dead) return CmdDeadLetters(global, dl_action, dl_ids, dl_all);
-  if (*service) return CmdService(global, svc_action);
+  if (*service) return CmdService(global, svc_action, install);
   (void)run;  // `run` and no command at all both run the agent
   return CmdRun(global);
 }

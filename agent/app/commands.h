@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/app/install_config.h"
 #include "agent/config/config.h"
 
 namespace opescare::app {
@@ -38,6 +39,7 @@ int CmdEnqueue(const GlobalOptions& global, const std::vector<std::string>& file
 int CmdDeadLetters(const GlobalOptions& global, const std::string& action, const std::vector<std::string>& ids,
                    bool all);
 int CmdDoctor(const GlobalOptions& global);
-int CmdService(const GlobalOptions& global, const std::string& action);
+// settings: what `service install` writes into a new config.yaml (install_config.h); ignored otherwise.
+int CmdService(const GlobalOptions& global, const std::string& action, const InstallSettings& settings);
 
 }  // namespace opescare::app

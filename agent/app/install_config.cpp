@@ -69,23 +69,16 @@ Result<std::string> RenderInstallConfig(std::string_view template_text, const In
   return text;
 }
 
-Result<bool> WriteInstallConfig(const std::string& template_path, const std::string& config_path,
-                                const InstallSettings& settings, env::Env& env) {
-  if (env.Stat(config_path).ok()) return false;
-  Result<env::FileInfo> found = env.Stat(template_path);
-  Result<std::string> tmpl = found.ok() ? ReadFileLimited(template_path, 1 << 20, env) : found.status();
-  if (!tmpl.ok()) {
-    return Status(tmpl.status().code(), "the configuration template " + template_path + " cannot be read (" +
-                                            tmpl.status().message() + "); reinstall the program");
-  }
-  Result<std::string> text = RenderInstallConfig(*tmpl, settings);
+Result<std::string> CheckedInstallConfig(std::string_view template_text, const InstallSettings& settings,
+                                         const std::string& name) {
+  Result<std::string> text = RenderInstallConfig(template_text, settings);
   if (!text.ok()) return text.status();
   // The key is not needed to judge the rest; a placeholder stands in for it, so a key file that is put in
   // place after the install is no error here (doctor and the service's start check it).
   std::map<std::string, std::string> no_env = {{"OPESCARE_AGENT_KEY", "placeholder-for-the-install-check"}};
   config::LoadOptions options;
   options.env = &no_env;
-  config::LoadResult loaded = config::LoadConfigString(*text, config_path, options);
+  config::LoadResult loaded = config::LoadConfigString(*text, name, options);
   if (!loaded.ok()) {
     std::string problems;
     for (const auto& p : loaded.problems) {
@@ -94,10 +87,13 @@ Result<bool> WriteInstallConfig(const std::string& template_path, const std::str
     return InvalidArgument("the installer's settings make an invalid configuration; nothing was written:" +
                            problems);
   }
-  Status dirs = env.CreateDirs(env::ParentDir(config_path));
-  if (!dirs.ok()) return dirs;
-  Status written = WriteFileAtomic(config_path, *text, 0640, env);
-  if (!written.ok()) return written;
+  return text;
+}
+
+Result<bool> WriteConfigOnce(const std::string& config_path, const std::string& text, env::Env& env) {
+  if (env.Stat(config_path).ok()) return false;
+  if (Status dirs = env.CreateDirs(env::ParentDir(config_path)); !dirs.ok()) return dirs;
+  if (Status written = WriteFileAtomic(config_path, text, 0640, env); !written.ok()) return written;
   return true;
 }
 

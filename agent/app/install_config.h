@@ -29,13 +29,16 @@ struct InstallSettings {
 // another control character.
 Result<std::string> RenderInstallConfig(std::string_view template_text, const InstallSettings& settings);
 
-// What `service install` does with a template: writes config_path from template_path and the settings, once.
-// Returns true when it wrote the file, false when config_path exists already (it is never overwritten:
-// an upgrade or a second install keeps the facility's edits). The result is loaded by the configuration
-// loader before it is written (the key file need not exist yet); its problems come back as
-// kInvalidArgument with the loader's lines. kNotFound when the template is missing.
-Result<bool> WriteInstallConfig(const std::string& template_path, const std::string& config_path,
-                                const InstallSettings& settings, env::Env& env = *env::Env::Default());
+// The text to write for a new installation: RenderInstallConfig, then loaded by the configuration loader (the
+// key file need not exist yet: a placeholder key stands in); its errors come back as kInvalidArgument with
+// the loader's lines, naming `name` as the file.
+Result<std::string> CheckedInstallConfig(std::string_view template_text, const InstallSettings& settings,
+                                         const std::string& name);
+
+// Writes text to config_path (creating its folder) unless config_path exists: an upgrade or a second install
+// keeps the facility's edits. True when it wrote the file.
+Result<bool> WriteConfigOnce(const std::string& config_path, const std::string& text,
+                             env::Env& env = *env::Env::Default());
 
 // value as a YAML double-quoted scalar that the configuration loader reads back as value.
 std::string QuoteConfigValue(std::string_view value);

@@ -2,9 +2,11 @@
 // manager); elsewhere each says which systemctl command does it instead.
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "agent/app/commands.h"
 #include "agent/app/exit_codes.h"
+#include "agent/app/install_config.h"
 #include "agent/app/service_config.h"
 #include "agent/env/env.h"
 #include "agent/service/windows_service.h"
@@ -15,27 +17,37 @@ namespace {
 
 constexpr uint64_t kMaxExampleBytes = 1 << 20;
 
-// After a Windows install with the default configuration path: when no config.yaml is there yet,
-// writes one from the config.example.yaml beside the executable (paths moved under the service's
-// folders), else says how to make one. Never replaces an existing file. Returns what to tell the user.
-std::string EnsureServiceConfig(env::Env& env, const std::string& exe, const service::ServicePaths& paths) {
-  if (env.Stat(paths.config_file).ok()) return "configuration: " + paths.config_file + " (kept as it is)";
+// For a Windows install with the default configuration path and no config.yaml there yet: the text to write,
+// config.example.yaml beside the executable with its paths moved under the service's folders and the
+// installer's settings. nullopt (with `note` saying why and what to do) when there is nothing to write;
+// an error when the settings make an invalid configuration, so the install stops before it registers.
+Result<std::optional<std::string>> NewServiceConfig(env::Env& env, const std::string& exe,
+                                                    const service::ServicePaths& paths,
+                                                    const InstallSettings& settings, std::string* note) {
+  if (env.Stat(paths.config_file).ok()) {
+    *note = "configuration: " + paths.config_file + " (kept as it is)";
+    return std::optional<std::string>();
+  }
   const std::string example = (std::filesystem::path(exe).parent_path() / "config.example.yaml").string();
   const std::string how = "copy config.example.yaml there, set outbox.path, connector.watch_folder and log.file "
                           "under " + paths.base_dir + ", then check it: opescare-bridge check-config --config " +
                           paths.config_file;
   Result<std::string> text = ReadFileLimited(example, kMaxExampleBytes, env);
-  if (!text.ok()) return "no configuration in " + paths.config_file + " yet (" + text.status().message() + "): " + how;
-  Result<std::string> config = ServiceConfigFromExample(*text, paths);
-  if (!config.ok()) return "no configuration written: " + config.status().message() + ": " + how;
-  if (Status s = WriteFileAtomic(paths.config_file, *config, 0600, env); !s.ok()) {
-    return "no configuration written (" + s.message() + "): " + how;
+  Result<std::string> moved = text.ok() ? ServiceConfigFromExample(*text, paths) : text.status();
+  if (!moved.ok()) {
+    if (!settings.empty()) return FailedPrecondition("cannot apply the installer's settings: " + moved.status().message());
+    *note = "no configuration in " + paths.config_file + " yet (" + moved.status().message() + "): " + how;
+    return std::optional<std::string>();
   }
-  return "configuration: wrote " + paths.config_file + " from " + example +
-         "; set agent_id, facility_id and the key in it, then: opescare-bridge doctor --config " + paths.config_file;
+  Result<std::string> checked = CheckedInstallConfig(*moved, settings, paths.config_file);
+  if (!checked.ok()) return checked.status();
+  *note = "configuration: wrote " + paths.config_file + " from " + example +
+          (settings.empty() ? "; set agent_id, facility_id and the key in it" : "") +
+          ", then: opescare-bridge doctor --config " + paths.config_file;
+  return std::optional<std::string>(*checked);
 }
 
-Status Install(const GlobalOptions& global) {
+Status Install(const GlobalOptions& global, const InstallSettings& settings) {
   env::Env& env = *env::Env::Default();
   Result<std::string> own = env.ExecutablePath();
   if (!own.ok()) return own.status();
@@ -43,19 +55,32 @@ Status Install(const GlobalOptions& global) {
   std::error_code ec;
   const std::string config = global.config_path.empty() ? paths.config_file
                                                         : std::filesystem::absolute(global.config_path, ec).string();
+  std::string note;
+  Result<std::optional<std::string>> text = std::optional<std::string>();
+  if (config == paths.config_file) {
+    text = NewServiceConfig(env, *own, paths, settings, &note);
+  } else if (!settings.empty()) {
+    text = FailedPrecondition("--server-url, --agent-id, --facility-id and --key-file fill a new " +
+                              paths.config_file + " only; edit " + config + " instead");
+  }
+  if (!text.ok()) return text.status();
   if (Status s = service::InstallService(*own, config); !s.ok()) return s;
   std::cout << "service " << service::kWindowsServiceName << " installed (starts automatically after boot; now: "
             << "opescare-bridge service start)\n";
-  if (config == paths.config_file) std::cout << EnsureServiceConfig(env, *own, paths) << "\n";
+  if (text->has_value()) {
+    Result<bool> wrote = WriteConfigOnce(paths.config_file, **text, env);
+    if (!wrote.ok()) note = "no configuration written (" + wrote.status().message() + ")";
+  }
+  if (!note.empty()) std::cout << note << "\n";
   return Status::Ok();
 }
 
 }  // namespace
 
-int CmdService(const GlobalOptions& global, const std::string& action) {
+int CmdService(const GlobalOptions& global, const std::string& action, const InstallSettings& settings) {
   Status s;
   if (action == "install") {
-    s = Install(global);
+    s = Install(global, settings);
   } else if (action == "start") {
     s = service::StartInstalledService();
     if (s.ok()) std::cout << "service " << service::kWindowsServiceName << " running\n";

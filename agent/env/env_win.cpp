@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "agent/env/env.h"
+#include "agent/env/win_acl.h"
 #include "agent/env/win_internal.h"
 #include "agent/env/win_text.h"
 
@@ -56,8 +57,9 @@ Result<FileInfo> InfoOf(HANDLE h, const std::string& path, bool follow_links) {
   info.changed = have_change ? FromTicks(static_cast<uint64_t>(basic.ChangeTime.QuadPart))
                              : FromTicks(Ticks(bhi.ftCreationTime));
   info.file_id = (uint64_t{bhi.nFileIndexHigh} << 32) | bhi.nFileIndexLow;
-  // The owner's bits only, until the ACL says more. winsvc: info.mode = internal::ModeFromAcl(h, info.type);
-  info.mode = info.type == FileType::kDirectory ? 0700u : 0600u;
+  // Mode bits read off the DACL (win_acl.h): group/other bits when anyone but SYSTEM, Administrators, the
+  // owner or the service can read or write; the key-file check refuses those as it refuses a 0644 file.
+  info.mode = internal::ModeFromAcl(h, info.type);
   return info;
 }
 
@@ -173,8 +175,10 @@ class WinEnv final : public Env {
   }
 
   Result<FileInfo> Stat(const std::string& path, bool follow_links) override {
-    HANDLE h = ::CreateFileW(Widen(path).c_str(), FILE_READ_ATTRIBUTES, kShareAll, nullptr, OPEN_EXISTING,
-                             FILE_FLAG_BACKUP_SEMANTICS | (follow_links ? 0 : FILE_FLAG_OPEN_REPARSE_POINT), nullptr);
+    // READ_CONTROL: the DACL, for the mode bits.
+    HANDLE h = ::CreateFileW(Widen(path).c_str(), FILE_READ_ATTRIBUTES | READ_CONTROL, kShareAll, nullptr,
+                             OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS | (follow_links ? 0 : FILE_FLAG_OPEN_REPARSE_POINT),
+                             nullptr);
     if (h == INVALID_HANDLE_VALUE) return WinStatus(::GetLastError(), path, "cannot stat");
     Result<FileInfo> info = InfoOf(h, path, follow_links);
     ::CloseHandle(h);

@@ -115,61 +115,36 @@ TEST(InstallConfig, AValueWithALineBreakIsRefusedNamingTheSetting) {
   EXPECT_EQ(text.status().message().rfind("server_url: ", 0), 0u) << text.status().message();
 }
 
-class WriteInstallConfigTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("ob-write-install-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    tmpl_ = (dir_ / "config.service.yaml").string();
-    std::ofstream(tmpl_, std::ios::binary) << ExampleConfig();
-    config_ = (dir_ / "Bridge" / "config.yaml").string();
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string Read(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-  }
-  fs::path dir_;
-  std::string tmpl_, config_;
-};
-
-TEST_F(WriteInstallConfigTest, WritesOnceAndNeverOverAnExistingConfig) {
-  // The key file does not exist yet: the facility puts it in place after the install.
+TEST(CheckedInstallConfig, AKeyFileThatComesLaterIsNoErrorButABadSettingIs) {
   InstallSettings s{"https://gw.opescare.test", "lab-agent-7", "6f0c1e0e-2b53-4c36-9e7a-1f1d2a3b4c5d",
-                    (dir_ / "Bridge" / "agent.key").string()};
-  Result<bool> wrote = WriteInstallConfig(tmpl_, config_, s);
+                    (fs::temp_directory_path() / "ob-no-such-dir" / "agent.key").string()};
+  Result<std::string> text = CheckedInstallConfig(ExampleConfig(), s, "config.yaml");
+  ASSERT_TRUE(text.ok()) << text.status().message();
+  EXPECT_NE(text->find("\nagent_id: \"lab-agent-7\"\n"), std::string::npos);
+
+  s.server_url = "ftp://gw.opescare.test";
+  text = CheckedInstallConfig(ExampleConfig(), s, "config.yaml");
+  ASSERT_FALSE(text.ok());
+  EXPECT_EQ(text.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(text.status().message().find("config.yaml:"), std::string::npos) << text.status().message();
+  EXPECT_NE(text.status().message().find("server_url"), std::string::npos) << text.status().message();
+}
+
+TEST(WriteConfigOnce, WritesOnceAndNeverOverAnExistingConfig) {
+  fs::path dir = fs::temp_directory_path() / "ob-write-config-once";
+  fs::remove_all(dir);
+  std::string config = (dir / "Bridge" / "config.yaml").string();
+  Result<bool> wrote = WriteConfigOnce(config, "agent_id: first\n");
   ASSERT_TRUE(wrote.ok()) << wrote.status().message();
   EXPECT_TRUE(*wrote);
-  std::string first = Read(config_);
-  EXPECT_NE(first.find("\nagent_id: \"lab-agent-7\"\n"), std::string::npos);
-
-  s.agent_id = "someone-else";
-  wrote = WriteInstallConfig(tmpl_, config_, s);
+  wrote = WriteConfigOnce(config, "agent_id: second\n");
   ASSERT_TRUE(wrote.ok()) << wrote.status().message();
   EXPECT_FALSE(*wrote);
-  EXPECT_EQ(Read(config_), first);
-}
-
-TEST_F(WriteInstallConfigTest, AnInvalidSettingWritesNothingAndSaysWhy) {
-  InstallSettings s;
-  s.server_url = "ftp://gw.opescare.test";
-  Result<bool> wrote = WriteInstallConfig(tmpl_, config_, s);
-  ASSERT_FALSE(wrote.ok());
-  EXPECT_EQ(wrote.status().code(), Code::kInvalidArgument);
-  EXPECT_NE(wrote.status().message().find("server_url"), std::string::npos) << wrote.status().message();
-  EXPECT_FALSE(fs::exists(config_));
-}
-
-TEST_F(WriteInstallConfigTest, AMissingTemplateIsNotFoundAndSaysReinstall) {
-  Result<bool> wrote = WriteInstallConfig((dir_ / "gone.yaml").string(), config_, InstallSettings{});
-  ASSERT_FALSE(wrote.ok());
-  EXPECT_EQ(wrote.status().code(), Code::kNotFound) << wrote.status().message();
-  EXPECT_NE(wrote.status().message().find("reinstall"), std::string::npos);
-  EXPECT_FALSE(fs::exists(config_));
+  std::ifstream in(config, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str(), "agent_id: first\n");
+  fs::remove_all(dir);
 }
 
 }  // namespace

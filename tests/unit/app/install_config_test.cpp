@@ -50,7 +50,11 @@ TEST(InstallConfig, TheLoaderReadsBackEverySettingGiven) {
   // A key file name with the characters that need quoting: a quote, backslashes and a literal "${".
   fs::path dir = fs::temp_directory_path() / "ob-install-config";
   fs::create_directories(dir);
+#ifdef _WIN32
+  fs::path key = dir / "agent key ${NOT_A_VAR}.txt";  // no '"' in Windows names; the folders' '\\' are tested
+#else
   fs::path key = dir / "agent \"key\" \\ ${NOT_A_VAR}.txt";
+#endif
   std::ofstream(key, std::ios::binary) << "k3y-S3cret-value-0123456789\n";
   fs::permissions(key, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
 
@@ -140,10 +144,12 @@ TEST(WriteConfigOnce, WritesOnceAndNeverOverAnExistingConfig) {
   wrote = WriteConfigOnce(config, "agent_id: second\n");
   ASSERT_TRUE(wrote.ok()) << wrote.status().message();
   EXPECT_FALSE(*wrote);
-  std::ifstream in(config, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  EXPECT_EQ(text.str(), "agent_id: first\n");
+  {
+    std::ifstream in(config, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    EXPECT_EQ(text.str(), "agent_id: first\n");
+  }
   fs::remove_all(dir);
 }
 

@@ -46,19 +46,7 @@ CHECKS = [("check-config", wine_checks.check_config), ("heartbeat", wine_checks.
 # Checks known to fail because of an agent defect, with the reason printed beside the failure:
 # {"check": {mode: "reason: command, output, who fixes it"}}, mode "wine-scm", "wine-console" or "native".
 # A marked check that passes counts as a failure (XPASS) until its mark is removed.
-NO_DISPATCHER = ("`run` does not enter the SCM dispatcher in opescare-bridge.exe of winexe ea9d976 "
-                 "(winsvc c230d8d adds RunAsWindowsService to CmdRun, not merged): `net start OpesCareBridge` -> "
-                 "'Service request timeout.', sc query STOPPED, WIN32_EXIT_CODE 1077")
-NO_RESERVE = ("under wine the outbox reserve fails and ingest pauses: 'connector: ingest paused: ... "
-              "outbox.db.reserve: cannot set aside 8388608 bytes: Call not implemented (error 120)' - "
-              "env_win.cpp Allocate's SetFileInformationByHandle(FileAllocationInfo) is not implemented by wine "
-              "8; needs a fallback (SetEndOfFile) for winexe")
-EXPECTED_FAILURES = {
-    "service": {"wine-scm": NO_DISPATCHER, "wine-console": NO_RESERVE},
-    "status-page": {"wine-scm": NO_DISPATCHER, "wine-console": NO_RESERVE},
-    "stop": {"wine-scm": NO_DISPATCHER},
-    "hard-kill": {"wine-scm": NO_DISPATCHER, "wine-console": NO_RESERVE},
-}
+EXPECTED_FAILURES = {}
 
 
 def parse_args(argv):

@@ -39,6 +39,20 @@ def run(cmd, timeout, what, env=None, cwd=None, input=None):
     return r
 
 
+def own_lineage():
+    """This process and its ancestors: they may carry WINEPREFIX and the .exe's name on their command line
+    (`python3 wine_e2e.py --agent-cmd "wine X.exe"`), but they are not the prefix's processes."""
+    pids, pid = set(), os.getpid()
+    while pid > 1 and pid not in pids:
+        pids.add(pid)
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                pid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    return pids
+
+
 def clean_env(key):
     """The environment for the agent: no inherited agent settings or proxies; the key if given."""
     env = dict(os.environ)
@@ -81,6 +95,22 @@ class Wine:
     def wait_server(self, timeout=120):
         run(["wineserver", "-w"], timeout, "wineserver -w", env=self.env())
 
+    def persist(self, timeout=30):
+        """A persistent wineserver for this prefix (wineserver -p; any running one is ended first: it cannot be
+        made persistent afterwards). Without it wine shuts the prefix down, services and all, a few seconds
+        after its last user process exits - `net start` is one - which no SCM does."""
+        self.kill_server(timeout)
+        # The new server stays in the background holding what it was given as output: never a pipe of ours.
+        rc = subprocess.run(["wineserver", "-p"], env=self.env(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, timeout=timeout).returncode
+        if rc != 0:
+            raise AssertionError("wineserver -p exited %d" % rc)
+        # The first wine program starts the prefix's system processes (services.exe and with it the services),
+        # and they inherit its output: that program must not write into a pipe of ours either, or a later
+        # run() waits for a pipe that services.exe keeps open.
+        subprocess.run([self.wine, "sc", "query", SERVICE], env=self.env(), stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=timeout)
+
     def kill_server(self, timeout=30):
         """wineserver -k: every process of the prefix ends, and the server with them."""
         run(["wineserver", "-k"], timeout, "wineserver -k", env=self.env())
@@ -101,8 +131,9 @@ class Wine:
         """{pid: command line} of the Linux processes running in this prefix (WINEPREFIX in their environment),
         only those whose command line names `name` when given (case-insensitive)."""
         found = {}
+        mine = own_lineage()
         for entry in os.listdir("/proc"):
-            if not entry.isdigit():
+            if not entry.isdigit() or int(entry) in mine:
                 continue
             try:
                 with open("/proc/%s/environ" % entry, "rb") as f:
@@ -260,6 +291,7 @@ class WineService:
         say("service: registered by " + self.how)
 
     def start(self):
+        self.w.persist()
         r = self.w.run(["net", "start", SERVICE], 90, "net start " + SERVICE)
         q, raw = self.query()
         if q.get("STATE") != "RUNNING":

@@ -50,20 +50,9 @@ msi="$(ls "$agent_build"/packages/opescare-bridge-*-x64.msi)"
 python3 tests/windows/msi_checks.py "$msi"
 
 # wine: a throwaway 64-bit prefix in the build folder, no display, every step time-boxed.
-if ! command -v wine >/dev/null 2>&1; then
-  echo "ci-windows: wine not installed: the smoke program was built but not run (skipped)"
-  exit 0
-fi
-export WINEPREFIX="$out/wineprefix" WINEARCH=win64 WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" DISPLAY=
-if [ ! -f "$WINEPREFIX/system.reg" ]; then
-  echo "ci-windows: creating the wine prefix (once)"
-  # wineserver -w: wineboot returns before the prefix is settled; a service registered right
-  # after it is not found (error 1060) and later starts by itself.
-  if ! { timeout 180 wineboot --init && timeout 120 wineserver -w; } >"$out/wineboot.log" 2>&1; then
-    echo "ci-windows: wineboot failed or timed out (see $out/wineboot.log): run under wine skipped"
-    exit 0
-  fi
-fi
+source tests/windows/wineprefix.sh
+unset WINEPREFIX
+ob_wine_prefix ci-windows "$out/wineprefix" "$out/wineboot.log" || exit 0
 
 # The probe: TLS against Linux's openssl s_server on loopback, with a CA made here.
 tls="$out/tls"

@@ -80,19 +80,8 @@ link event_log_check.exe -lspdlog -lfmt -ladvapi32 -- "${base[@]}" agent/env/eve
 link trust_check.exe -lssl -lcrypto -lcrypt32 -lws2_32 -lgdi32 -luser32 -ladvapi32 -lbcrypt -- \
   "${base[@]}" agent/env/os_trust_win.cpp agent/http/os_trust_store.cpp tests/windows/trust_check.cpp
 
-if ! command -v wine >/dev/null 2>&1; then
-  echo "run_service_checks: wine not installed: the programs were built but not run (skipped)"
-  exit 0
-fi
-export WINEPREFIX="${WINEPREFIX:-$out/wineprefix}" WINEARCH=win64 WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" DISPLAY=
-if [ ! -f "$WINEPREFIX/system.reg" ]; then
-  echo "run_service_checks: creating the wine prefix $WINEPREFIX (once)"
-  # wineserver -w: wineboot returns before the prefix is settled (a service registered at once is lost).
-  if ! { timeout 180 wineboot --init && timeout 120 wineserver -w; } >"$out/wineboot.log" 2>&1; then
-    echo "run_service_checks: wineboot failed or timed out (see $out/wineboot.log): run under wine skipped"
-    exit 0
-  fi
-fi
+source tests/windows/wineprefix.sh
+ob_wine_prefix run_service_checks "$out/wineprefix" "$out/wineboot.log" || exit 0
 
 # Two servers on loopback for trust_check: one with a certificate of a test CA the program puts in the
 # ROOT store, one of a CA it never sees.

@@ -206,6 +206,10 @@ def main(argv=None):
     finally:
         if sim.proc is not None:
             sim.stop()
+        # The prefix is reused: leave no registration behind for the next run's checks (service_smoke's too).
+        service = getattr(locals().get("ctx"), "service", None)
+        if service is not None:
+            service.remove(lambda line: print("  " + line, flush=True))
         target.finish()
     total = time.monotonic() - t0
     failed = [n for n, v, _ in results if v in ("FAIL", "XPASS")]

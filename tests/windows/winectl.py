@@ -1,4 +1,4 @@
-"""The agent under test for tests/windows/wine_e2e.py, natively or under wine (Python stdlib only).
+"""The agent under test for tests/windows/wine_e2e.py, natively or under wine (Python stdlib and tests/e2e's agentproc).
 
     target = Target.from_command("wine build/windows/agent/opescare-bridge.exe", prefix, key)
     target.prepare()                          # wine: the prefix (wineboot --init; wineserver -w), once
@@ -15,6 +15,8 @@ import shlex
 import signal
 import subprocess
 import time
+
+from agentproc import agent_env  # tests/e2e (on sys.path): the agent's scrubbed environment
 
 WINE_ENV = {"WINEARCH": "win64", "WINEDEBUG": "-all", "WINEDLLOVERRIDES": "mscoree,mshtml=", "DISPLAY": ""}
 # Debian's /usr/bin/wine says this on every call when the 32-bit half is not installed; it is not the agent's.
@@ -51,17 +53,6 @@ def own_lineage():
         except (OSError, ValueError, IndexError):
             break
     return pids
-
-
-def clean_env(key):
-    """The environment for the agent: no inherited agent settings or proxies; the key if given."""
-    env = dict(os.environ)
-    for k in ("OPESCARE_AGENT_KEY", "OPESCARE_AGENT_ID", "OPESCARE_FACILITY_ID", "HTTPS_PROXY", "https_proxy",
-              "NO_PROXY", "no_proxy", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "CREDENTIALS_DIRECTORY"):
-        env.pop(k, None)
-    if key is not None:
-        env["OPESCARE_AGENT_KEY"] = key
-    return env
 
 
 class Wine:
@@ -193,7 +184,7 @@ class Target:
         if self.wine:
             argv[0] = self.path(argv[0])
         cmd = argv + list(args) + (["--config", self.path(config)] if config else [])
-        env = clean_env(self.key if key else None)
+        env = agent_env(self.key if key else None)
         what = "%s %s" % (self.exe_name, " ".join(args))
         if self.wine:
             return self.wine.run(cmd, timeout, what, env=env, cwd=cwd or self.cwd)
@@ -355,7 +346,7 @@ class ChildService:
         if self.alive():
             return "already running (pid %d)" % self.proc.pid
         console = open(self.log_path + ".console", "ab")
-        argv, env = self.t.argv + ["run", "--config", self.t.path(self.config)], clean_env(None)
+        argv, env = self.t.argv + ["run", "--config", self.t.path(self.config)], agent_env(None)
         if self.t.wine:
             argv, env = [self.t.wine.wine, self.t.path(argv[0])] + argv[1:], self.t.wine.env(env)
         self.proc = subprocess.Popen(argv, env=env, cwd=self.t.cwd, stdin=subprocess.DEVNULL, stdout=console,

@@ -18,18 +18,28 @@ struct Lookup::State {
   std::mutex mutex;
   asio::io_context* io = nullptr;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
-  Handler handler;  // empty once posted or cancelled
+  Handler handler;  // empty once run or cancelled; kept here until then, so Cancel can always drop it
+  bool posted = false;
 };
 
 namespace {
 
-// Either thread: posts the answer unless the lookup was cancelled.
-void Deliver(Lookup::State& s, const error_code& ec, Lookup::Results results) {
-  std::lock_guard<std::mutex> lock(s.mutex);
-  if (!s.handler) return;
-  asio::post(*s.io, [h = std::move(s.handler), ec, results = std::move(results)] { h(ec, results); });
-  s.handler = nullptr;
-  s.work.reset();
+// Either thread: posts the answer unless the lookup was cancelled. The handler stays in the state until the
+// posted answer runs on io's thread, so a Cancel between the post and the run still keeps it from running.
+void Deliver(const std::shared_ptr<Lookup::State>& state, const error_code& ec, Lookup::Results results) {
+  std::lock_guard<std::mutex> lock(state->mutex);
+  if (!state->handler || state->posted) return;
+  state->posted = true;
+  asio::post(*state->io, [state, ec, results = std::move(results)] {
+    Lookup::Handler h;
+    {
+      std::lock_guard<std::mutex> inner(state->mutex);
+      h = std::move(state->handler);
+      state->handler = nullptr;
+    }
+    if (h) h(ec, results);
+  });
+  state->work.reset();
 }
 
 // The lookup's thread: a resolver on a context of its own, used only for its blocking resolve, which calls
@@ -39,7 +49,7 @@ void Resolve(const std::shared_ptr<Lookup::State>& state, const std::string& hos
   asio::ip::tcp::resolver resolver(local);
   error_code ec;
   Lookup::Results results = resolver.resolve(host, service, ec);
-  Deliver(*state, ec, std::move(results));
+  Deliver(state, ec, std::move(results));
 }
 
 }  // namespace
@@ -54,7 +64,7 @@ Lookup Lookup::Start(asio::io_context& io, std::string host, std::string service
       Resolve(state, host, service);
     }).detach();
   } catch (const std::system_error&) {  // no thread to be had: said as a failed lookup, on io as ever
-    Deliver(*state, asio::error::no_memory, {});
+    Deliver(state, asio::error::no_memory, {});
   }
   return Lookup(std::move(state));
 }

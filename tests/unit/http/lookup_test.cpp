@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <thread>
 
 namespace opescare::http::internal {
@@ -44,6 +45,20 @@ TEST(Lookup, ACancelledLookupNeverAnswersAndDropsItsHandlerAtOnce) {
   io.run();  // nothing keeps it running: the work was released with the handler
   EXPECT_FALSE(answered);
   lookup.Cancel();  // idempotent
+}
+
+// The answer is posted to io before the Cancel (io is not running, so it waits there): it must still not run.
+TEST(Lookup, ACancelAfterTheAnswerIsPostedStillKeepsTheHandlerFromRunning) {
+  boost::asio::io_context io;
+  auto held = std::make_shared<int>(0);
+  bool answered = false;
+  Lookup lookup = Lookup::Start(io, "localhost", "8443",
+                                [&answered, held](const error_code&, const Lookup::Results&) { answered = true; });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // localhost resolves from /etc/hosts at once
+  lookup.Cancel();
+  EXPECT_EQ(held.use_count(), 1) << "the handler is destroyed by Cancel, even with its answer posted";
+  io.run();
+  EXPECT_FALSE(answered);
 }
 
 }  // namespace

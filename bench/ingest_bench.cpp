@@ -1,10 +1,11 @@
 // CSV ingest benchmark: a generated patients file (~150 bytes a row) through (1) the parser and mapper
-// alone, (2) the whole file pipeline into a null sink, and (3) the whole pipeline into the SQLite outbox
-// (drop to committed, synchronous=FULL). Prints its figures; not a timed test. Compare (3) with the bare
-// prepared-statement insert figure printed by outbox_bench.
+// alone, (2) the whole file pipeline into a null sink, (3) the whole pipeline into the SQLite outbox in the
+// agent's slices (drop to committed: each slice committed with synchronous=FULL, as `run` does it), (4) the
+// same in one transaction, and (5) the reference: the same records, parsed beforehand, through a bare
+// prepared INSERT into the same schema in one transaction. Prints its figures and (3)/(5), (4)/(5); not a
+// timed test.
 //
-// Usage: ingest_bench [--rows N] [--dir DIR] [--no-sqlite]   (defaults: 1,000,000 rows, $TMPDIR)
-#include <sys/resource.h>
+// Usage: ingest_bench [--rows N] [--dir DIR] [--no-sqlite]   (defaults: 200,000 rows, $TMPDIR)
 #include <unistd.h>
 
 #include <chrono>
@@ -17,12 +18,14 @@
 
 #include "agent/config/config.h"
 #include "agent/connectors/csv_folder/file_io.h"
+#include "agent/connectors/csv_folder/file_job.h"
 #include "agent/connectors/csv_folder/file_processor.h"
 #include "agent/connectors/csv_folder/outbox_sink.h"
 #include "agent/connectors/csv_folder/record_stream.h"
 #include "agent/outbox/outbox.h"
 #include "agent/util/hash.h"
 #include "bench/bench_data.h"
+#include "bench/bench_timing.h"
 
 namespace {
 
@@ -30,21 +33,10 @@ using namespace opescare;
 using namespace opescare::csv_folder;
 using Steady = std::chrono::steady_clock;
 
+using bench::CpuSeconds;
+using bench::MaxRssMiB;
+
 double Seconds(Steady::time_point since) { return std::chrono::duration<double>(Steady::now() - since).count(); }
-
-double CpuSeconds() {
-  rusage u{};
-  ::getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
-}
-
-long MaxRssMiB() {
-  rusage u{};
-  ::getrusage(RUSAGE_SELF, &u);
-  return u.ru_maxrss / 1024;
-}
-
 
 class NullSink final : public RecordSink {
  public:
@@ -66,10 +58,79 @@ void Report(const char* what, int64_t rows, uint64_t bytes, double wall, double 
               static_cast<double>(bytes) / wall / 1e6, wall, cpu);
 }
 
+// (3), (4): drop to committed in a fresh SQLite outbox, FileJob stepped with the budget (the agent's
+// SliceBudget{} or one transaction) as the ingest driver steps it. Returns the wall seconds.
+Result<double> IntoOutbox(const std::string& root, const char* name, const ProcessorOptions& options,
+                          const Clock* clock, const std::string& path, const SliceBudget& budget, int64_t rows) {
+  outbox::OutboxOptions o;
+  o.path = root + "/outbox-" + name + ".db";
+  Result<std::unique_ptr<outbox::Outbox>> ob = outbox::OpenOutbox(o);
+  if (!ob.ok()) return ob.status();
+  OutboxRecordSink sink(ob->get(), 0);
+  double cpu = CpuSeconds();
+  auto start = Steady::now();
+  int64_t steps = 1;
+  FileJob job(options, &sink, clock, path);
+  while (!job.Step(budget)) ++steps;
+  double wall = Seconds(start);
+  const FileOutcome& out = job.outcome();
+  std::string what = std::string("file pipeline, SQLite outbox, ") +
+                     (budget.max_rows == UINT64_MAX ? "one transaction" : "agent's slices");
+  Report(what.c_str(), static_cast<int64_t>(out.rows_ok), out.bytes, wall, CpuSeconds() - cpu);
+  std::printf("%44s %9lld steps\n", "", static_cast<long long>(steps));
+  if (out.kind != FileOutcome::Kind::kQueued || out.rows_ok != static_cast<uint64_t>(rows))
+    return Internal("unexpected: " + out.Summary());
+  std::filesystem::rename(out.moved_to, path);  // back for the next run
+  return wall;
+}
+
+// (5): the file's records, parsed beforehand (not timed), through bench::BareInsert in one transaction.
+Result<double> BareReference(const std::string& root, const ProcessorOptions& options, const std::string& path,
+                             uint64_t size, int64_t rows) {
+  struct Row {
+    std::string id, type, data_json;
+    int64_t source_row = 0;
+  };
+  std::vector<Row> parsed;
+  {
+    Result<std::unique_ptr<InputFile>> file = InputFile::Open(path);
+    if (!file.ok()) return file.status();
+    InputFileSource source(file->get(), size);
+    StreamParams params;
+    params.file_name = "patients_bench.csv";
+    params.file_sha256 = Sha256Hex("bench");
+    params.rule = *options.types.Match(params.file_name);
+    params.encoding = Encoding::kUtf8;
+    CsvRecordStream stream(&source, params);
+    if (Result<std::vector<RowError>> h = stream.Open(); !h.ok()) return h.status();
+    for (Result<CsvRecordStream::Item> item = stream.Next(); item.ok() && *item != CsvRecordStream::Item::kEnd;
+         item = stream.Next()) {
+      const Record& r = stream.record();
+      if (*item == CsvRecordStream::Item::kRecord) parsed.push_back(Row{r.id, r.type, r.data_json, r.source_row});
+    }
+  }
+  if (parsed.size() != static_cast<size_t>(rows)) return Internal("the reference parse lost rows");
+  outbox::OutboxOptions o;
+  o.path = root + "/outbox-bare.db";
+  {
+    Result<std::unique_ptr<outbox::Outbox>> ob = outbox::OpenOutbox(o);  // the schema, as the agent makes it
+    if (!ob.ok()) return ob.status();
+  }
+  bench::Timing t = bench::BareInsert<Row>(o.path, rows, rows, [&](int64_t i, Row& r) {
+    const Row& from = parsed[static_cast<size_t>(i)];
+    r.id = from.id;
+    r.type = from.type;
+    r.data_json = from.data_json;
+    r.source_row = from.source_row;
+  });
+  Report("reference: bare prepared INSERT, one txn", rows, size, t.wall, t.cpu);
+  return t.wall;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  int64_t rows = 1000000;
+  int64_t rows = 200000;
   std::string dir = std::filesystem::temp_directory_path().string();
   bool sqlite = true;
   for (int i = 1; i < argc; ++i) {
@@ -138,21 +199,17 @@ int main(int argc, char** argv) {
     std::filesystem::rename(out.moved_to, path);  // back for the next run
   }
 
-  if (sqlite) {  // (3) drop to committed in the SQLite outbox.
-    outbox::OutboxOptions o;
-    o.path = root + "/outbox.db";
-    Result<std::unique_ptr<outbox::Outbox>> ob = outbox::OpenOutbox(o);
-    if (!ob.ok()) return std::fprintf(stderr, "%s\n", ob.status().ToString().c_str()), 1;
-    OutboxRecordSink sink(ob->get(), 0);
-    FileProcessor processor(options, &sink, &clock);
-    double cpu = CpuSeconds();
-    auto start = Steady::now();
-    FileOutcome out = processor.Process(path);
-    Report("file pipeline, SQLite outbox (end to end)", static_cast<int64_t>(out.rows_ok), size, Seconds(start),
-           CpuSeconds() - cpu);
-    if (out.kind != FileOutcome::Kind::kQueued || out.rows_ok != static_cast<uint64_t>(rows)) {
-      std::fprintf(stderr, "unexpected: %s\n", out.Summary().c_str());
+  if (sqlite) {
+    Result<double> sliced = IntoOutbox(root, "sliced", options, &clock, path, SliceBudget{}, rows);
+    Result<double> whole = IntoOutbox(root, "whole", options, &clock, path, SliceBudget::Unlimited(), rows);
+    Result<double> bare = BareReference(root, options, path, size, rows);
+    if (!sliced.ok() || !whole.ok() || !bare.ok()) {
+      for (const Status& s : {sliced.status(), whole.status(), bare.status()})
+        if (!s.ok()) std::fprintf(stderr, "%s\n", s.ToString().c_str());
       status = 1;
+    } else {
+      std::printf("agent's slices / bare INSERT %13.0f %%\n", 100.0 * *bare / *sliced);
+      std::printf("one transaction / bare INSERT %12.0f %%\n", 100.0 * *bare / *whole);
     }
   }
   std::printf("max RSS %ld MiB\n", MaxRssMiB());

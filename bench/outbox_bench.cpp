@@ -4,7 +4,6 @@
 // Usage: outbox_bench [--rows N] [--file-rows N] [--drain N] [--dir DIR]
 //   defaults: 1,000,000 rows as one file (one transaction), drain of 200,000, in $TMPDIR
 #include <sqlite3.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -16,6 +15,7 @@
 #include <string>
 
 #include "agent/outbox/outbox.h"
+#include "bench/bench_timing.h"
 
 namespace {
 
@@ -25,7 +25,8 @@ using opescare::outbox::OpenOutbox;
 using opescare::outbox::Outbox;
 using opescare::outbox::OutboxOptions;
 using opescare::outbox::Record;
-using Clock = std::chrono::steady_clock;
+using opescare::bench::Stopwatch;
+using opescare::bench::Timing;
 
 uint64_t Mix(uint64_t x) {  // splitmix64: ids as scattered as the SHA-256-derived real ones
   x += 0x9e3779b97f4a7c15ULL;
@@ -49,30 +50,6 @@ void MakeRow(int64_t i, const std::string& file, Record& r) {
   r.source_file = file;
   r.source_row = i + 2;
 }
-
-double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
-
-// CPU seconds of this process: on a machine shared with other work, wall time says little on its own.
-double CpuSeconds() {
-  rusage u{};
-  ::getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
-}
-
-struct Timing {
-  double wall = 0;  // seconds
-  double cpu = 0;   // seconds of CPU (user + system) of this process
-};
-
-class Stopwatch {
- public:
-  Timing Elapsed() const { return {Seconds(wall_), CpuSeconds() - cpu_}; }
-
- private:
-  Clock::time_point wall_ = Clock::now();
-  double cpu_ = CpuSeconds();
-};
 
 [[noreturn]] void Die(const std::string& what) {
   std::fprintf(stderr, "outbox_bench: %s\n", what.c_str());
@@ -109,50 +86,12 @@ Timing EnqueueViaApi(const std::string& path, int64_t rows, int64_t rows_per_fil
   return watch.Elapsed();
 }
 
-void MustExec(sqlite3* db, const char* sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) Die(std::string(sql) + ": " + (err ? err : "?"));
-}
-
 // The reference: the same rows into the same schema and pragmas with one prepared INSERT, per file transaction.
 Timing EnqueueBare(const std::string& path, int64_t rows, int64_t rows_per_file) {
   MustOpen(path).reset();  // creates the schema exactly as the outbox does
-  sqlite3* db = nullptr;
-  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) Die("open " + path);
-  MustExec(db, "PRAGMA synchronous=FULL");
-  MustExec(db, "PRAGMA cache_size=-16384");
-  MustExec(db, "PRAGMA temp_store=MEMORY");
-  sqlite3_stmt* insert = nullptr;
-  if (sqlite3_prepare_v2(db,
-                         "INSERT INTO records(id, type, data, file_id, source_row, created_at, size) "
-                         "VALUES(?, ?, ?, ?, ?, ?, ?)",
-                         -1, &insert, nullptr) != SQLITE_OK)
-    Die(sqlite3_errmsg(db));
-  Record r;
-  Stopwatch watch;
-  for (int64_t done = 0, file = 0; done < rows; ++file) {
-    std::string name = "patients_" + std::to_string(file) + ".csv";
-    MustExec(db, "BEGIN IMMEDIATE");
-    int64_t n = std::min<int64_t>(rows_per_file, rows - done);
-    for (int64_t i = 0; i < n; ++i) {
-      MakeRow(done + i, name, r);
-      sqlite3_bind_text(insert, 1, r.id.data(), static_cast<int>(r.id.size()), SQLITE_STATIC);
-      sqlite3_bind_text(insert, 2, r.type.data(), static_cast<int>(r.type.size()), SQLITE_STATIC);
-      sqlite3_bind_text(insert, 3, r.data_json.data(), static_cast<int>(r.data_json.size()), SQLITE_STATIC);
-      sqlite3_bind_int64(insert, 4, file + 1);  // the file's id (schema v3 stores each name once)
-      sqlite3_bind_int64(insert, 5, r.source_row);
-      sqlite3_bind_int64(insert, 6, 0);
-      sqlite3_bind_int64(insert, 7, static_cast<int64_t>(r.data_json.size()));
-      if (sqlite3_step(insert) != SQLITE_DONE) Die(sqlite3_errmsg(db));
-      sqlite3_reset(insert);
-    }
-    MustExec(db, "COMMIT");
-    done += n;
-  }
-  Timing t = watch.Elapsed();
-  sqlite3_finalize(insert);
-  sqlite3_close(db);
-  return t;
+  const std::string name = "patients.csv";  // not stored by the bare loop (a file id is)
+  return opescare::bench::BareInsert<Record>(path, rows, rows_per_file,
+                                             [&](int64_t i, Record& r) { MakeRow(i, name, r); });
 }
 
 struct DrainFigures {

@@ -4,6 +4,7 @@
 #include "agent/connectors/csv_folder/file_job.h"
 
 #include "agent/connectors/csv_folder/file_io.h"
+#include "agent/connectors/csv_folder/parse_ahead.h"
 #include "agent/util/files.h"
 #include "agent/util/hash.h"
 
@@ -52,7 +53,7 @@ struct FileJob::State {
   Utf8Scanner scanner;
   std::unique_ptr<char[]> buf;
   std::unique_ptr<InputFileSource> source;
-  std::unique_ptr<CsvRecordStream> stream;
+  std::unique_ptr<ParseAhead> rows;  // the opened stream, parsed on a thread of its own
   std::unique_ptr<ReportWriter> report;
   bool begun = false;        // the sink holds this file open
   bool uncommitted = false;  // records added since the last commit
@@ -101,6 +102,7 @@ bool FileJob::Step(const SliceBudget& budget) {
 }
 
 bool FileJob::RetryLater(Status why) {
+  st_->rows.reset();  // the parser stops: nothing it parsed ahead is needed
   if (st_->begun) sink_->AbortFile();
   st_->begun = false;
   out_.kind = FileOutcome::Kind::kRetryLater;
@@ -232,10 +234,11 @@ bool FileJob::Hash(const SliceBudget& budget) {
   params.date_format = options_.date_format;
   params.reader.delimiter = options_.delimiter;
   params.reader.limits = options_.limits;
-  st_->stream = std::make_unique<CsvRecordStream>(st_->source.get(), std::move(params));
-  Result<std::vector<RowError>> header = st_->stream->Open();
+  auto stream = std::make_unique<CsvRecordStream>(st_->source.get(), std::move(params));
+  Result<std::vector<RowError>> header = stream->Open();
   if (!header.ok()) return RetryLater(header.status());
   if (!header->empty()) return Reject(*header);
+  st_->rows = std::make_unique<ParseAhead>(std::move(stream));
   std::string report_name = FreeNameIn(options_.failed_folder, out_.file_name + ".errors.csv", ".errors.csv",
                                        clock_->Now(), TakenIn(*options_.env));
   st_->report = std::make_unique<ReportWriter>(JoinPath(options_.failed_folder, report_name), *options_.env);
@@ -248,7 +251,7 @@ bool FileJob::Hash(const SliceBudget& budget) {
 // errors belong in the report) but not queued again. A slice that added records ends with their commit and
 // the file's progress. True when the job ended here.
 bool FileJob::Parse(const SliceBudget& budget) {
-  CsvRecordStream& stream = *st_->stream;
+  ParseAhead& stream = *st_->rows;
   if (st_->begun || st_->skip_rows > 0) {  // the disk may have filled since the last slice
     Result<bool> full = sink_->IsFull();
     if (!full.ok()) return RetryLater(full.status());

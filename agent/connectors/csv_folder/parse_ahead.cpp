@@ -1,0 +1,112 @@
+// The parser thread and its bounded queue (parse_ahead.h). Two lists of chunks under one mutex: parsed_
+// (the parser's output, in order) and free_ (chunks the consumer gave back, reused with their capacity).
+#include "agent/connectors/csv_folder/parse_ahead.h"
+
+namespace opescare::csv_folder {
+
+using Item = CsvRecordStream::Item;
+
+ParseAhead::ParseAhead(std::unique_ptr<CsvRecordStream> stream, ParseAheadLimits limits)
+    : stream_(std::move(stream)), limits_(limits) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+ParseAhead::~ParseAhead() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  free_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::unique_ptr<ParseAhead::Chunk> ParseAhead::TakeFreeChunk() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    if (stop_) return nullptr;
+    if (!free_.empty()) {
+      std::unique_ptr<Chunk> chunk = std::move(free_.back());
+      free_.pop_back();
+      return chunk;
+    }
+    // Bound: max_chunks parsed ahead, plus the one the consumer reads.
+    if (chunks_ < limits_.max_chunks + 1) {
+      ++chunks_;
+      lock.unlock();
+      auto chunk = std::make_unique<Chunk>();
+      chunk->entries.resize(limits_.rows_per_chunk > 0 ? limits_.rows_per_chunk : 1);
+      return chunk;
+    }
+    free_cv_.wait(lock);
+  }
+}
+
+bool ParseAhead::FillChunk(Chunk* chunk) {
+  chunk->used = 0;
+  while (chunk->used < chunk->entries.size()) {
+    Result<Item> item = stream_->Next();
+    if (!item.ok() || *item == Item::kEnd) {
+      chunk->last = true;
+      chunk->error = item.ok() ? Status() : item.status();
+      chunk->end_bytes = stream_->bytes_read();
+      return false;
+    }
+    Entry& e = chunk->entries[chunk->used++];
+    e.item = *item;
+    if (*item == Item::kRecord) {
+      e.record = stream_->record();  // copies into the entry's kept capacity
+    } else {
+      e.errors = stream_->row_errors();
+    }
+    e.bytes_read = stream_->bytes_read();
+  }
+  return true;
+}
+
+void ParseAhead::Run() {
+  for (;;) {
+    std::unique_ptr<Chunk> chunk = TakeFreeChunk();
+    if (!chunk) return;  // stopped
+    bool more = FillChunk(chunk.get());
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      parsed_.push_back(std::move(chunk));
+    }
+    parsed_cv_.notify_one();
+    if (!more) return;
+  }
+}
+
+Result<Item> ParseAhead::End() {
+  if (!ended_) {
+    ended_ = true;
+    end_status_ = reading_->error;
+    bytes_read_ = reading_->end_bytes;
+    if (thread_.joinable()) thread_.join();  // it returned after handing over its last chunk
+  }
+  if (!end_status_.ok()) return end_status_;
+  return Item::kEnd;
+}
+
+Result<Item> ParseAhead::Next() {
+  for (;;) {
+    if (reading_ && pos_ < reading_->used) {
+      const Entry& e = reading_->entries[pos_++];
+      bytes_read_ = e.bytes_read;
+      ++(e.item == Item::kRecord ? rows_ok_ : rows_failed_);
+      return e.item;
+    }
+    if (reading_ && reading_->last) return End();
+    std::unique_lock<std::mutex> lock(mu_);
+    if (reading_) {
+      free_.push_back(std::move(reading_));
+      free_cv_.notify_one();
+    }
+    parsed_cv_.wait(lock, [this] { return !parsed_.empty(); });
+    reading_ = std::move(parsed_.front());
+    parsed_.pop_front();
+    pos_ = 0;
+  }
+}
+
+}  // namespace opescare::csv_folder

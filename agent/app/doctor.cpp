@@ -187,11 +187,13 @@ int CmdDoctor(const GlobalOptions& global) {
     // The key alone at fault (missing, unreadable, or readable by others): the key line says how to fix it.
     bool about_key = KeyAloneAtFault(loaded);
     if (about_key) {
-      size_t chmod = first->message.find("chmod 600 ");
+      constexpr std::string_view kFix = "make it private: ";  // KeyFileModeProblem's words before the command
+      size_t fix = first->message.find(kFix);
       r.Fail("key", first->ToString(),
-             chmod != std::string::npos
-                 ? first->message.substr(chmod)
-                 : "set OPESCARE_AGENT_KEY, agent_key_file (mode 600), or the systemd credential agent_key");
+             fix != std::string::npos
+                 ? first->message.substr(fix + kFix.size())
+                 : "set OPESCARE_AGENT_KEY, agent_key_file (private to the service), or the systemd credential "
+                   "agent_key");
       return kExitUsage;
     }
     for (const auto& p : loaded.problems)
@@ -210,7 +212,7 @@ int CmdDoctor(const GlobalOptions& global) {
   } else if (!cfg.agent_key_file.empty() && cfg.agent_key_source.find("file") != std::string::npos) {
     auto mode = FileMode(cfg.agent_key_file);
     if (mode.ok() && (*mode & 077) != 0) {
-      r.Fail("key", cfg.agent_key_file + " is readable by others", "chmod 600 " + cfg.agent_key_file);
+      r.Fail("key", cfg.agent_key_file + " is readable by others", config::KeyFilePrivacyFix(cfg.agent_key_file));
     } else {
       r.Pass("key", "from " + cfg.agent_key_source + " (mode 0600)");
     }

@@ -189,6 +189,10 @@ std::vector<std::string> ChangedKeys(const Config& a, const Config& b);
 // Sets `to`'s value of one dotted key (as ChangedKeys names them) to `from`'s; unknown keys change nothing.
 void CopyKey(std::string_view key, const Config& from, Config* to);
 
+// The command that makes a key file readable only by its owner and the service, on this platform:
+// `chmod 600 <path>`, or on Windows `icacls "<path>" /inheritance:r /grant:r SYSTEM:F Administrators:F`.
+std::string KeyFilePrivacyFix(const std::string& path);
+
 // Every secret a config holds (the agent key, a proxy password): what the log redaction hides.
 std::vector<std::string> Secrets(const Config& config);
 

@@ -77,6 +77,8 @@ std::string QuoteValue(std::string_view value);
 // What is wrong with a key file whose permission bits are `mode` (on Windows derived from its access
 // list), with the command that makes it private there (chmod, or on Windows icacls); "" when private.
 std::string KeyFileModeProblem(const std::string& path, unsigned mode, bool windows);
+// The command that makes a key file private: chmod 600, or on Windows icacls (config.h's KeyFilePrivacyFix).
+std::string KeyFilePrivacyFix(const std::string& path, bool windows);
 
 // Lower-cases ASCII letters.
 std::string AsciiLower(std::string_view text);

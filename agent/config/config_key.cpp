@@ -12,6 +12,12 @@
 namespace opescare::config::internal {
 namespace {
 
+#ifdef _WIN32
+constexpr bool kOnWindows = true;
+#else
+constexpr bool kOnWindows = false;
+#endif
+
 constexpr size_t kMaxKeyFileBytes = 64 * 1024;
 
 struct FileCloser {
@@ -27,20 +33,24 @@ std::string StripTrailingNewlines(std::string text) {
 
 }  // namespace
 
+std::string KeyFilePrivacyFix(const std::string& path, bool windows) {
+  // Quoted as icacls takes it (QuoteValue's escaping would double every backslash of the path).
+  if (windows) return "icacls \"" + path + "\" /inheritance:r /grant:r SYSTEM:F Administrators:F";
+  return "chmod 600 " + ShellQuote(path);
+}
+
 std::string KeyFileModeProblem(const std::string& path, unsigned mode, bool windows) {
   if ((mode & 077) == 0) return "";
   if (windows) {
-    // Quoted as icacls takes it (QuoteValue's escaping would double every backslash of the path).
-    const std::string quoted = "\"" + path + "\"";
     // The mode is read from the access list (agent/env/acl_mode.h): an entry for Users, Everyone or
     // another account beyond SYSTEM, Administrators and the owner.
-    return quoted + " can be read by other users (its access list grants more than SYSTEM, Administrators and the "
-                    "owner); make it private: icacls " + quoted + " /inheritance:r /grant:r SYSTEM:F Administrators:F";
+    return "\"" + path + "\" can be read by other users (its access list grants more than SYSTEM, Administrators " +
+           "and the owner); make it private: " + KeyFilePrivacyFix(path, true);
   }
   char octal[8];
   std::snprintf(octal, sizeof octal, "%04o", mode & 07777);
-  return QuoteValue(path) + " has mode " + octal + ", so other users can read the key; make it private: chmod 600 " +
-         ShellQuote(path);
+  return QuoteValue(path) + " has mode " + octal + ", so other users can read the key; make it private: " +
+         KeyFilePrivacyFix(path, false);
 }
 
 namespace {
@@ -52,12 +62,7 @@ std::optional<std::string> ReadKeyFile(const std::string& path, bool check_mode,
     std::error_code ec;
     if (std::filesystem::is_regular_file(path, ec)) {
       Result<unsigned> mode = FileMode(path);
-#ifdef _WIN32
-      constexpr bool kWindows = true;
-#else
-      constexpr bool kWindows = false;
-#endif
-      if (std::string problem = mode.ok() ? KeyFileModeProblem(path, *mode, kWindows) : ""; !problem.empty()) {
+      if (std::string problem = mode.ok() ? KeyFileModeProblem(path, *mode, kOnWindows) : ""; !problem.empty()) {
         *error = std::move(problem);
         return std::nullopt;
       }
@@ -159,3 +164,9 @@ std::string ShellQuote(const std::string& path) {
 }
 
 }  // namespace opescare::config::internal
+
+namespace opescare::config {
+
+std::string KeyFilePrivacyFix(const std::string& path) { return internal::KeyFilePrivacyFix(path, internal::kOnWindows); }
+
+}  // namespace opescare::config

@@ -58,6 +58,16 @@ void Report(const char* what, int64_t rows, uint64_t bytes, double wall, double 
               static_cast<double>(bytes) / wall / 1e6, wall, cpu);
 }
 
+// The stream's parameters for the file parsed on its own, without the pipeline's hashing.
+StreamParams BenchParams(const ProcessorOptions& options) {
+  StreamParams params;
+  params.file_name = "patients_bench.csv";
+  params.file_sha256 = Sha256Hex("bench");
+  params.rule = *options.types.Match(params.file_name);
+  params.encoding = Encoding::kUtf8;
+  return params;
+}
+
 // (3), (4): drop to committed in a fresh SQLite outbox, FileJob stepped with the budget (the agent's
 // SliceBudget{} or one transaction) as the ingest driver steps it. Returns the wall seconds.
 Result<double> IntoOutbox(const std::string& root, const char* name, const ProcessorOptions& options,
@@ -96,12 +106,7 @@ Result<double> BareReference(const std::string& root, const ProcessorOptions& op
     Result<std::unique_ptr<InputFile>> file = InputFile::Open(path);
     if (!file.ok()) return file.status();
     InputFileSource source(file->get(), size);
-    StreamParams params;
-    params.file_name = "patients_bench.csv";
-    params.file_sha256 = Sha256Hex("bench");
-    params.rule = *options.types.Match(params.file_name);
-    params.encoding = Encoding::kUtf8;
-    CsvRecordStream stream(&source, params);
+    CsvRecordStream stream(&source, BenchParams(options));
     if (Result<std::vector<RowError>> h = stream.Open(); !h.ok()) return h.status();
     for (Result<CsvRecordStream::Item> item = stream.Next(); item.ok() && *item != CsvRecordStream::Item::kEnd;
          item = stream.Next()) {
@@ -163,12 +168,7 @@ int main(int argc, char** argv) {
     Result<std::unique_ptr<InputFile>> file = InputFile::Open(path);
     if (!file.ok()) return std::fprintf(stderr, "%s\n", file.status().ToString().c_str()), 1;
     InputFileSource source(file->get(), size);
-    StreamParams params;
-    params.file_name = "patients_bench.csv";
-    params.file_sha256 = Sha256Hex("bench");
-    params.rule = *options.types.Match(params.file_name);
-    params.encoding = Encoding::kUtf8;
-    CsvRecordStream stream(&source, params);
+    CsvRecordStream stream(&source, BenchParams(options));
     double cpu = CpuSeconds();
     auto start = Steady::now();
     if (!stream.Open().ok()) return 1;

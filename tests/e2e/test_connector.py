@@ -184,6 +184,27 @@ def vm_kib(pid, field):
     raise AssertionError("no %s in /proc/%d/status" % (field, pid))
 
 
+def thread_count(pid):
+    return len(os.listdir("/proc/%d/task" % pid))
+
+
+def idle_threads(pid):
+    """The agent's threads with nothing to do: the fewest of a few looks (a lookup's thread comes and goes)."""
+    counts = []
+    for _ in range(5):
+        counts.append(thread_count(pid))
+        time.sleep(0.1)
+    return min(counts)
+
+
+def assert_parse_thread_ended(test, agent, idle):
+    """The parse thread lives only while a file is parsed: once the file is dealt with (queued, or waiting
+    in the folder), the agent is back to the threads it had idle."""
+    wait_until(lambda: thread_count(agent.pid) <= idle, 10,
+               what="the agent back to its %d idle threads (a parse thread left behind?)" % idle)
+    test.assertEqual(idle_threads(agent.pid), idle)
+
+
 def connector_lines(log, name):
     """The agent's "connector: NAME: ..." lines about one file."""
     return re.findall(r"connector: %s: [^\n]*" % re.escape(name), log)
@@ -382,10 +403,12 @@ class ConnectorTest(unittest.TestCase):
             cfg = self.config(sim, outbox={"max_size_mb": 1})
             with Agent(cfg, key=self.key) as agent:
                 agent.wait_log(r"connector: watching", timeout=20)
+                idle = idle_threads(agent.pid)
                 big = drop(self.incoming, big_name, content=patients_csv(big_rows, seed=7))
                 # Queued in slices, the big file itself reaches the cap: the rest of it waits too.
                 agent.wait_log(r"connector: %s: not processed yet; will retry: the outbox is full; the rest of the "
                                r"file waits" % re.escape(big_name), timeout=60)
+                assert_parse_thread_ended(self, agent, idle)  # stopped mid-file, with rows parsed ahead
                 snap = outbox_snapshot(os.path.join(self.tmp, "outbox.db"), os.path.join(self.tmp, "scratch"))
                 self.assertTrue(0 < snap["records"] < big_rows, snap["records"])
                 self.assertEqual(snap["progress"][0][2], snap["records"])  # exactly what its progress says
@@ -433,7 +456,8 @@ class ConnectorTest(unittest.TestCase):
             try:
                 with Agent(cfg, key=self.key, env=small_asan_quarantine()) as agent:
                     agent.wait_log(r"connector: watching", timeout=20)
-                    time.sleep(1)
+                    idle = idle_threads(agent.pid)
+                    time.sleep(0.5)
                     rss_before = vm_kib(agent.pid, "VmRSS")
                     hwm_before = vm_kib(agent.pid, "VmHWM")
                     started = time.monotonic()
@@ -443,6 +467,7 @@ class ConnectorTest(unittest.TestCase):
                     took = time.monotonic() - started
                     hwm_after = vm_kib(agent.pid, "VmHWM")
                     rss_after = vm_kib(agent.pid, "VmRSS")
+                    assert_parse_thread_ended(self, agent, idle)
                     self.assertEqual(agent.stop(), 0)
                 self.assertEqual(sim.stats()["records_total"], 0)
                 snap = outbox_snapshot(os.path.join(self.tmp, "outbox.db"), os.path.join(self.tmp, "scratch"))

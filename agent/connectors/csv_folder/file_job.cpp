@@ -53,7 +53,8 @@ struct FileJob::State {
   Utf8Scanner scanner;
   std::unique_ptr<char[]> buf;
   std::unique_ptr<InputFileSource> source;
-  std::unique_ptr<ParseAhead> rows;  // the opened stream, parsed on a thread of its own
+  std::unique_ptr<CsvRecordStream> opened;  // the stream, its header checked, until the first slice parses
+  std::unique_ptr<ParseAhead> rows;         // then the same stream, parsed on a thread of its own
   std::unique_ptr<ReportWriter> report;
   bool begun = false;        // the sink holds this file open
   bool uncommitted = false;  // records added since the last commit
@@ -238,7 +239,7 @@ bool FileJob::Hash(const SliceBudget& budget) {
   Result<std::vector<RowError>> header = stream->Open();
   if (!header.ok()) return RetryLater(header.status());
   if (!header->empty()) return Reject(*header);
-  st_->rows = std::make_unique<ParseAhead>(std::move(stream));
+  st_->opened = std::move(stream);
   std::string report_name = FreeNameIn(options_.failed_folder, out_.file_name + ".errors.csv", ".errors.csv",
                                        clock_->Now(), TakenIn(*options_.env));
   st_->report = std::make_unique<ReportWriter>(JoinPath(options_.failed_folder, report_name), *options_.env);
@@ -251,12 +252,14 @@ bool FileJob::Hash(const SliceBudget& budget) {
 // errors belong in the report) but not queued again. A slice that added records ends with their commit and
 // the file's progress. True when the job ended here.
 bool FileJob::Parse(const SliceBudget& budget) {
-  ParseAhead& stream = *st_->rows;
   if (st_->begun || st_->skip_rows > 0) {  // the disk may have filled since the last slice
     Result<bool> full = sink_->IsFull();
     if (!full.ok()) return RetryLater(full.status());
     if (*full) return RetryLater(ResourceExhausted("the outbox is full; the rest of the file waits"));
   }
+  // The parser starts with the first slice that will take its rows (not for a file that waits at once).
+  if (!st_->rows) st_->rows = std::make_unique<ParseAhead>(std::move(st_->opened));
+  ParseAhead& stream = *st_->rows;
   const auto started = clock_->Steady();
   for (uint64_t rows = 0;; ++rows) {
     bool over = rows >= budget.max_rows || ((rows & 255) == 255 && OverTime(clock_, started, budget));

@@ -1,36 +1,26 @@
-// The configuration loader: YAML (or JSON) text -> settings with positions -> environment and
-// command-line overrides -> Config, collecting every problem on the way instead of stopping at the first.
+// The configuration loader (config_loader.h): YAML (or JSON) text -> settings with positions -> environment
+// and command-line overrides -> Config, collecting every problem on the way instead of stopping at the first.
+// The checks across settings and the key are in config_validate.cpp.
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
-#include <filesystem>
 #include <limits>
 #include <set>
 
 #include "agent/config/config.h"
 #include "agent/util/redact.h"
 #include "agent/config/config_internal.h"
+#include "agent/config/config_loader.h"
 
 namespace opescare::config {
 namespace {
 
+using internal::Origin;
 using internal::QuoteValue;
 
 constexpr size_t kMaxConfigBytes = 1024 * 1024;
-
-// Where a value came from: a position in the file, or another source named by `via`.
-struct Origin {
-  int line = 0;  // 1-based; 0 when not from the file
-  int column = 0;
-  std::string via;  // "environment OPESCARE_AGENT_ID", "command line"; empty for the file
-};
-
-struct Setting {
-  std::string text;
-  Origin origin;
-};
 
 Origin At(const YAML::Mark& mark) {
   if (mark.is_null() || mark.line < 0) return {};
@@ -66,50 +56,9 @@ bool IsTypeName(const std::string& s) {
                                    [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
 }
 
-class Loader {
- public:
-  Loader(std::string file, const LoadOptions& options) : file_(std::move(file)), options_(options) {}
+}  // namespace
 
-  LoadResult LoadText(const std::string& text);
-  LoadResult Fail(const std::string& message);  // a file that cannot be read at all
-
- private:
-  std::optional<std::string> Env(const std::string& name) const;
-  void Report(Problem::Severity severity, const Origin& origin, const std::string& key, std::string message);
-  void Error(const Origin& origin, const std::string& key, std::string message) {
-    Report(Problem::Severity::kError, origin, key, std::move(message));
-  }
-  void UnknownKey(const Origin& origin, const std::string& dotted, const std::string& name,
-                  const std::vector<std::string>& siblings);
-  std::optional<std::string> Expand(const YAML::Node& scalar, const std::string& key);
-
-  void Walk(const YAML::Node& map, const std::string& section);
-  void ReadRecordTypes(const YAML::Node& node, const Origin& origin);
-  void ApplyEnvironment();
-  void ApplyOverrides();
-  void Convert();
-  void Validate();
-  void ValidateServerUrl();
-  void ValidateProxy();
-  void ValidateFiles();
-  void ResolveKey();
-  LoadResult Finish();
-
-  const Origin& OriginOf(const std::string& key) const {
-    static const Origin kNone;
-    auto it = settings_.find(key);
-    return it == settings_.end() ? kNone : it->second.origin;
-  }
-
-  std::string file_;
-  const LoadOptions& options_;
-  Config config_;
-  std::map<std::string, Setting> settings_;  // dotted key -> text, after ${} expansion
-  std::map<std::string, RecordTypeRule> file_record_types_;
-  Origin record_types_origin_;
-  std::vector<std::string> secrets_;  // every candidate key value, hidden from all messages
-  std::vector<Problem> problems_;
-};
+namespace internal {
 
 std::optional<std::string> Loader::Env(const std::string& name) const {
   if (options_.env) {
@@ -364,112 +313,6 @@ void Loader::Convert() {
           "no record types left (replace_default_record_types is true but no entries are given)");
 }
 
-void Loader::ValidateServerUrl() {
-  const Origin& at = OriginOf("server_url");
-  if (config_.server_url.empty() && config_.environment == "sandbox") config_.server_url = "https://opescare.test";
-  if (config_.server_url.empty()) {
-    Error(at, "server_url", "not set (required: the https:// address of the OpesCare API)");
-    return;
-  }
-  std::optional<HttpUrl> url = ParseHttpUrl(config_.server_url);
-  if (!url || !url->userinfo.empty()) {
-    Error(at, "server_url",
-          QuoteValue(config_.server_url) + " is not an http(s) URL (expected https://host[:port][/base])");
-    return;
-  }
-  if (url->scheme == "http" && !IsLoopbackHost(url->host) && !config_.allow_insecure_http) {
-    Error(at, "server_url",
-          QuoteValue(config_.server_url) +
-              " sends the key unencrypted to a host that is not loopback; use https://, "
-              "or set allow_insecure_http: true to accept the risk");
-  }
-  while (!config_.server_url.empty() && config_.server_url.back() == '/') config_.server_url.pop_back();
-}
-
-void Loader::ValidateProxy() {
-  std::string& proxy = config_.http.proxy;
-  if (proxy.empty()) return;
-  // curl and Python accept "host:port" without a scheme in HTTPS_PROXY; so do we.
-  if (proxy.find("://") == std::string::npos) proxy = "http://" + proxy;
-  std::optional<HttpUrl> url = ParseHttpUrl(proxy);
-  if (url && !url->userinfo.empty()) {
-    size_t colon = url->userinfo.find(':');
-    if (colon != std::string::npos) secrets_.push_back(url->userinfo.substr(colon + 1));
-  }
-  if (!url || url->scheme != "http" || !url->path.empty()) {
-    std::string shown = proxy;
-    if (url && !url->userinfo.empty()) shown = url->scheme + "://***@" + proxy.substr(proxy.rfind('@') + 1);
-    Error(OriginOf("http.proxy"), "http.proxy",
-          QuoteValue(shown) + " is not a proxy address (expected http://[user:pass@]host:port)");
-  }
-}
-
-void Loader::ValidateFiles() {
-  for (const char* key : {"http.ca_file", "http.client_cert", "http.client_key"}) {
-    const std::string& path = internal::GetField(*internal::FindField(key), config_);
-    if (path.empty()) continue;
-    std::error_code ec;
-    if (!std::filesystem::exists(path, ec))
-      Error(OriginOf(key), key, QuoteValue(path) + " does not exist");
-    else if (std::filesystem::is_directory(path, ec))
-      Error(OriginOf(key), key, QuoteValue(path) + " is a directory; expected a PEM file");
-  }
-  if (config_.http.client_cert.empty() != config_.http.client_key.empty()) {
-    const char* given = config_.http.client_cert.empty() ? "http.client_key" : "http.client_cert";
-    const char* missing = config_.http.client_cert.empty() ? "http.client_cert" : "http.client_key";
-    Error(OriginOf(given), given, std::string("is set but ") + missing + " is not (mutual TLS needs both)");
-  }
-}
-
-void Loader::Validate() {
-  ValidateServerUrl();
-  for (const auto& [key, hint] : {std::pair<const char*, const char*>{"agent_id", "OPESCARE_AGENT_ID"},
-                                  {"facility_id", "OPESCARE_FACILITY_ID"}}) {
-    if (internal::GetField(*internal::FindField(key), config_).empty())
-      Error(OriginOf(key), key, std::string("not set (required; or set ") + hint + ")");
-  }
-  if (config_.retry.initial_backoff_seconds > config_.retry.max_backoff_seconds)
-    Error(OriginOf("retry.initial_backoff_seconds"), "retry.initial_backoff_seconds",
-          internal::GetField(*internal::FindField("retry.initial_backoff_seconds"), config_) +
-              " is more than retry.max_backoff_seconds (" +
-              internal::GetField(*internal::FindField("retry.max_backoff_seconds"), config_) + ")");
-  if (!config_.status.listen.empty()) {
-    std::optional<HostPort> listen = ParseHostPort(config_.status.listen);
-    if (!listen) {
-      Error(OriginOf("status.listen"), "status.listen",
-            QuoteValue(config_.status.listen) + " is not host:port (e.g. 127.0.0.1:9469, [::1]:9469, or \"\" for off)");
-    } else if (!IsLoopbackHost(listen->host) && !config_.status.allow_remote) {
-      Error(OriginOf("status.listen"), "status.listen",
-            QuoteValue(config_.status.listen) +
-                " is not a loopback address; set status.allow_remote: true to serve the status page to the network");
-    }
-  }
-  ValidateProxy();
-  ValidateFiles();
-}
-
-void Loader::ResolveKey() {
-  internal::KeySources sources;
-  sources.environment = Env("OPESCARE_AGENT_KEY");
-  if (sources.environment) secrets_.push_back(*sources.environment);
-  sources.key_file = config_.agent_key_file;
-  sources.credentials_directory = Env("CREDENTIALS_DIRECTORY");
-  sources.inline_key = config_.agent_key;
-  internal::ResolvedKey resolved = internal::ResolveAgentKey(sources);
-  if (!resolved.key.empty()) secrets_.push_back(resolved.key);
-  config_.agent_key = resolved.key;
-  config_.agent_key_source = resolved.source;
-  if (resolved.error.empty()) return;
-  if (resolved.error_key == "agent_key_file") {
-    Error(OriginOf("agent_key_file"), resolved.error_key, resolved.error);
-  } else {
-    Problem p;  // not tied to the file: the key may be meant to come from elsewhere
-    p.key = resolved.error_key;
-    p.message = resolved.error;
-    problems_.push_back(std::move(p));
-  }
-}
-
 LoadResult Loader::Finish() {
   LoadResult result;
   bool has_error = false;
@@ -528,14 +371,14 @@ LoadResult Loader::LoadText(const std::string& text) {
   return Finish();
 }
 
-}  // namespace
+}  // namespace internal
 
 LoadResult LoadConfigString(const std::string& text, const std::string& name, const LoadOptions& options) {
-  return Loader(name, options).LoadText(text);
+  return internal::Loader(name, options).LoadText(text);
 }
 
 LoadResult LoadConfigFile(const std::string& path, const LoadOptions& options) {
-  Loader loader(path, options);
+  internal::Loader loader(path, options);
   Result<std::string> text = internal::ReadSmallFile(path, kMaxConfigBytes);
   if (!text.ok()) {
     std::string message = text.status().message();

@@ -45,23 +45,23 @@ json::object Histogram(const DurationHistogram& h) {
   return {{"count", h.count()}, {"sum", Number(h.sum())}, {"buckets", std::move(buckets)}};
 }
 
-}  // namespace
-
-std::string RenderStatusJson(const StatusSnapshot& s, TimePoint now) {
+json::object AgentJson(const StatusSnapshot& s, TimePoint now) {
   Readiness readiness = CheckReadiness(s);
-  json::object agent{{"version", s.version},
-                     {"build_type", s.build_type},
-                     {"environment", s.environment},
-                     {"agent_id", s.agent_id},
-                     {"facility_id", s.facility_id},
-                     {"started_at", Time(s.started_at)},
-                     {"uptime_seconds", Age(s.started_at, now)},
-                     {"configured", s.configured},
-                     {"ready", readiness.ready},
-                     {"not_ready_reason", readiness.reason}};
+  return json::object{{"version", s.version},
+                      {"build_type", s.build_type},
+                      {"environment", s.environment},
+                      {"agent_id", s.agent_id},
+                      {"facility_id", s.facility_id},
+                      {"started_at", Time(s.started_at)},
+                      {"uptime_seconds", Age(s.started_at, now)},
+                      {"configured", s.configured},
+                      {"ready", readiness.ready},
+                      {"not_ready_reason", readiness.reason}};
+}
 
+json::object ConnectionJson(const StatusSnapshot& s, TimePoint now) {
   const HeartbeatCounts& hb = s.heartbeats;
-  json::object connection{
+  return json::object{
       {"state", ConnectionStateName(s.connection_state)},
       {"headline", StateHeadline(s.connection_state)},
       {"last_error_code", s.last_error_code},
@@ -80,41 +80,52 @@ std::string RenderStatusJson(const StatusSnapshot& s, TimePoint now) {
                                   {"unreachable", hb.unreachable},
                                   {"tls_error", hb.tls_error},
                                   {"server_error", hb.server_error}}}};
+}
 
-  json::object delivery{{"paused", s.delivery_paused},
-                        {"paused_reason", s.delivery_paused_reason},
-                        {"backoff_remaining_seconds", Number(s.backoff_remaining_seconds)},
-                        {"records", json::object{{"enqueued", s.records.enqueued},
-                                                 {"delivered", s.records.delivered},
-                                                 {"rejected", s.records.rejected},
-                                                 {"resent", s.records.resent}}},
-                        {"batches", json::object{{"2xx", s.batches.status_2xx},
-                                                 {"4xx", s.batches.status_4xx},
-                                                 {"5xx", s.batches.status_5xx},
-                                                 {"other", s.batches.status_other},
-                                                 {"transport", s.batches.transport}}},
-                        {"batch_send_duration_seconds", Histogram(s.batch_send_duration)}};
+json::object DeliveryJson(const StatusSnapshot& s) {
+  return json::object{{"paused", s.delivery_paused},
+                      {"paused_reason", s.delivery_paused_reason},
+                      {"backoff_remaining_seconds", Number(s.backoff_remaining_seconds)},
+                      {"records", json::object{{"enqueued", s.records.enqueued},
+                                               {"delivered", s.records.delivered},
+                                               {"rejected", s.records.rejected},
+                                               {"resent", s.records.resent}}},
+                      {"batches", json::object{{"2xx", s.batches.status_2xx},
+                                               {"4xx", s.batches.status_4xx},
+                                               {"5xx", s.batches.status_5xx},
+                                               {"other", s.batches.status_other},
+                                               {"transport", s.batches.transport}}},
+                      {"batch_send_duration_seconds", Histogram(s.batch_send_duration)}};
+}
 
-  json::object outbox{{"pending", s.outbox.pending},
+json::object OutboxJson(const StatusSnapshot& s) {
+  return json::object{{"pending", s.outbox.pending},
                       {"in_batches", s.outbox.in_batches},
                       {"dead", s.outbox.dead},
                       {"oldest_pending_age_seconds", Number(s.outbox.oldest_pending_age_seconds)},
                       {"size_bytes", s.outbox.size_bytes}};
+}
 
-  json::object ingest{
+json::object IngestJson(const StatusSnapshot& s) {
+  return json::object{
       {"paused", s.ingest_paused},
       {"paused_reason", s.ingest_paused_reason},
       {"files",
        json::object{{"processed", s.files.processed}, {"failed", s.files.failed}, {"duplicate", s.files.duplicate}}},
       {"rows", json::object{{"ok", s.rows.ok}, {"failed", s.rows.failed}}}};
+}
 
+json::array HistoryJson(const StatusSnapshot& s) {
   json::array history;
   history.reserve(s.history.size());
   for (const HistoryPoint& p : s.history) {
     history.push_back(
         json::object{{"time", FormatIso8601Utc(p.time)}, {"delivered", p.delivered}, {"queued", p.queued}});
   }
+  return history;
+}
 
+json::array RecentFilesJson(const StatusSnapshot& s) {
   json::array files;
   for (std::size_t i = 0; i < std::min(s.recent_files.size(), StatusSnapshot::kMaxRecentFiles); ++i) {
     const RecentFile& f = s.recent_files[i];
@@ -125,7 +136,10 @@ std::string RenderStatusJson(const StatusSnapshot& s, TimePoint now) {
                                  {"at", FormatIso8601Utc(f.at)},
                                  {"detail", f.detail}});
   }
+  return files;
+}
 
+json::array DeadLettersJson(const StatusSnapshot& s) {
   json::array dead;
   for (std::size_t i = 0; i < std::min(s.dead_letters.size(), StatusSnapshot::kMaxDeadLetters); ++i) {
     const DeadLetterSummary& d = s.dead_letters[i];
@@ -137,17 +151,29 @@ std::string RenderStatusJson(const StatusSnapshot& s, TimePoint now) {
                                 {"message", d.message},
                                 {"at", FormatIso8601Utc(d.at)}});
   }
+  return dead;
+}
 
+json::array FaultsJson(const StatusSnapshot& s) {
   json::array faults;
   for (const Fault& f : s.faults)
     faults.push_back(json::object{{"kind", f.kind}, {"message", f.message}, {"fix", f.fix}});
+  return faults;
+}
 
-  json::object root{{"generated_at", FormatIso8601Utc(now)}, {"agent", std::move(agent)},
-                    {"faults", std::move(faults)},
-                    {"connection", std::move(connection)},   {"delivery", std::move(delivery)},
-                    {"outbox", std::move(outbox)},           {"ingest", std::move(ingest)},
-                    {"history", std::move(history)},         {"recent_files", std::move(files)},
-                    {"dead_letters", std::move(dead)}};
+}  // namespace
+
+std::string RenderStatusJson(const StatusSnapshot& s, TimePoint now) {
+  json::object root{{"generated_at", FormatIso8601Utc(now)},
+                    {"agent", AgentJson(s, now)},
+                    {"faults", FaultsJson(s)},
+                    {"connection", ConnectionJson(s, now)},
+                    {"delivery", DeliveryJson(s)},
+                    {"outbox", OutboxJson(s)},
+                    {"ingest", IngestJson(s)},
+                    {"history", HistoryJson(s)},
+                    {"recent_files", RecentFilesJson(s)},
+                    {"dead_letters", DeadLettersJson(s)}};
   return json::serialize(root);
 }
 

@@ -70,10 +70,8 @@ std::string Label(std::string_view name, std::string_view value) {
 
 double UnixSecondsOf(TimePoint t) { return std::chrono::duration<double>(t.time_since_epoch()).count(); }
 
-}  // namespace
-
-std::string RenderMetrics(const StatusSnapshot& s) {
-  Writer w;
+// The agent and its link to OpesCare: build, start, heartbeats, connection state, clock.
+void WriteAgentAndLink(Writer& w, const StatusSnapshot& s) {
   w.Family("build_info", "gauge", "Always 1; the labels say which build of the agent runs.");
   w.Sample("1", Label("version", s.version) + "," + Label("build_type", s.build_type));
 
@@ -106,7 +104,10 @@ std::string RenderMetrics(const StatusSnapshot& s) {
     w.Family("clock_offset_seconds", "gauge", "OpesCare's clock minus this computer's, from the Date header.");
     w.Sample(Number(*s.clock_offset_seconds));
   }
+}
 
+// What delivery did: records, batches by answer, and how long batches took.
+void WriteDelivery(Writer& w, const StatusSnapshot& s) {
   w.Family("records_enqueued_total", "counter", "Records put into the outbox.");
   w.Sample(Number(s.records.enqueued));
   w.Family("records_delivered_total", "counter", "Records OpesCare accepted.");
@@ -131,7 +132,10 @@ std::string RenderMetrics(const StatusSnapshot& s) {
   w.Sample(Number(h.count()), Label("le", "+Inf"), "_bucket");
   w.Sample(Number(h.sum()), {}, "_sum");
   w.Sample(Number(h.count()), {}, "_count");
+}
 
+// The outbox, the pauses, the connector's files and rows, and the faults lived with.
+void WriteOutboxAndIngest(Writer& w, const StatusSnapshot& s) {
   w.Family("outbox_pending_records", "gauge", "Records waiting in the outbox, not yet in a batch.");
   w.Sample(Number(s.outbox.pending));
   w.Family("outbox_in_batch_records", "gauge", "Records in a batch being sent or retried.");
@@ -165,6 +169,15 @@ std::string RenderMetrics(const StatusSnapshot& s) {
     for (const Fault& f : s.faults) present = present || f.kind == kind;
     w.Sample(present ? "1" : "0", Label("kind", std::string(kind)));
   }
+}
+
+}  // namespace
+
+std::string RenderMetrics(const StatusSnapshot& s) {
+  Writer w;
+  WriteAgentAndLink(w, s);
+  WriteDelivery(w, s);
+  WriteOutboxAndIngest(w, s);
   return w.Take();
 }
 

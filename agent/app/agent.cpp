@@ -261,6 +261,56 @@ void Agent::Shutdown() {
   }
 }
 
+// The heartbeat and sync clients, sharing one TLS context (one CA store); certificates are checked at the
+// time floor.
+Status Agent::CreateClients(const config::Config& c) {
+  http::ClientOptions client_options = ClientOptionsFromConfig(c);
+  client_options.verify_time_floor = time_floor_.Hook();
+  std::shared_ptr<http::TlsContext> tls;
+  if (c.server_url.rfind("https://", 0) == 0) {
+    auto made = http::TlsContext::Create(client_options);
+    if (!made.ok()) return made.status();
+    tls = *made;
+    log_->debug("TLS trust: {}", tls->TrustDescription());
+  }
+  auto hb =
+      tls ? http::Client::Create(net_, client_options, tls, log_) : http::Client::Create(net_, client_options, log_);
+  // Room for the most sync requests delivery.max_in_flight allows, so a reload can raise it in place; a
+  // connection is opened only when a request finds every open one busy.
+  http::ClientOptions sync_options = client_options;
+  sync_options.max_connections = delivery::kMaxInFlightLimit;
+  auto sync =
+      tls ? http::Client::Create(net_, sync_options, tls, log_) : http::Client::Create(net_, sync_options, log_);
+  if (!hb.ok() || !sync.ok()) return hb.ok() ? sync.status() : hb.status();
+  heartbeat_client_ = std::move(*hb);
+  sync_client_ = std::move(*sync);
+  return Status::Ok();
+}
+
+// The outbox, then what needs it: the time floor it keeps, the connector and delivery. An outbox that does not
+// open leaves the agent running without them: heartbeats still tell OpesCare (and the status page the staff).
+void Agent::OpenOutboxAndStartWork(const config::Config& c) {
+  Status opened = OpenOutboxOnDisk();
+  if (!opened.ok()) {
+    outbox_open_error_ = "outbox " + c.outbox.path + " cannot be opened: " + opened.message();
+    log_->error("{}. No files are taken and nothing is delivered until it is fixed (see `opescare-bridge doctor`); "
+                "the file is left untouched.",
+                outbox_open_error_);
+  } else {
+    outbox_open_ = true;
+    RestoreTimeFloorOnDisk();
+    Status connector = StartConnectorOnDisk();
+    if (!connector.ok()) {
+      connector_start_fault_ = csv_folder::StartFault(c.connector.watch_folder, connector);
+      log_->error("connector: {}: files in {} are not taken until this is fixed; fix: {}", connector.message(),
+                  c.connector.watch_folder, connector_start_fault_->fix);
+    } else {
+      log_->info("connector: watching {} for {}", c.connector.watch_folder, c.connector.file_pattern);
+    }
+    StartDelivery();
+  }
+}
+
 int Agent::Run(service::StopSignal* service_stop) {
   disk_thread_ = std::thread([this] { disk_.run(); });
   struct JoinDisk {
@@ -278,54 +328,11 @@ int Agent::Run(service::StopSignal* service_stop) {
   log_->info("opescare-bridge {} starting: server {}, agent {}, facility {}, key from {}", OB_VERSION,
              c->server_url, c->agent_id, c->facility_id, c->agent_key_source);
 
-  // One TLS context (one CA store) for both clients; certificates checked at the time floor.
-  http::ClientOptions client_options = ClientOptionsFromConfig(*c);
-  client_options.verify_time_floor = time_floor_.Hook();
-  std::shared_ptr<http::TlsContext> tls;
-  if (c->server_url.rfind("https://", 0) == 0) {
-    auto made = http::TlsContext::Create(client_options);
-    if (!made.ok()) {
-      log_->error("cannot set up HTTPS: {}", made.status().message());
-      return kExitUsage;
-    }
-    tls = *made;
-    log_->debug("TLS trust: {}", tls->TrustDescription());
-  }
-  auto hb =
-      tls ? http::Client::Create(net_, client_options, tls, log_) : http::Client::Create(net_, client_options, log_);
-  // Room for the most sync requests delivery.max_in_flight allows, so a reload can raise it in place; a
-  // connection is opened only when a request finds every open one busy.
-  http::ClientOptions sync_options = client_options;
-  sync_options.max_connections = delivery::kMaxInFlightLimit;
-  auto sync =
-      tls ? http::Client::Create(net_, sync_options, tls, log_) : http::Client::Create(net_, sync_options, log_);
-  if (!hb.ok() || !sync.ok()) {
-    log_->error("cannot set up HTTPS: {}", (hb.ok() ? sync.status() : hb.status()).message());
+  if (Status made = CreateClients(*c); !made.ok()) {
+    log_->error("cannot set up HTTPS: {}", made.message());
     return kExitUsage;
   }
-  heartbeat_client_ = std::move(*hb);
-  sync_client_ = std::move(*sync);
-
-  Status opened = OpenOutboxOnDisk();
-  if (!opened.ok()) {
-    // Keep running: heartbeats still tell OpesCare (and the status page tells the staff) what is wrong.
-    outbox_open_error_ = "outbox " + c->outbox.path + " cannot be opened: " + opened.message();
-    log_->error("{}. No files are taken and nothing is delivered until it is fixed (see `opescare-bridge doctor`); "
-                "the file is left untouched.",
-                outbox_open_error_);
-  } else {
-    outbox_open_ = true;
-    RestoreTimeFloorOnDisk();
-    Status connector = StartConnectorOnDisk();
-    if (!connector.ok()) {
-      connector_start_fault_ = csv_folder::StartFault(c->connector.watch_folder, connector);
-      log_->error("connector: {}: files in {} are not taken until this is fixed; fix: {}", connector.message(),
-                  c->connector.watch_folder, connector_start_fault_->fix);
-    } else {
-      log_->info("connector: watching {} for {}", c->connector.watch_folder, c->connector.file_pattern);
-    }
-    StartDelivery();
-  }
+  OpenOutboxAndStartWork(*c);
   StartHeartbeat();
   StartStatusServer();
   WaitSignals();

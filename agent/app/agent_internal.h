@@ -71,6 +71,8 @@ class Agent {
   std::shared_ptr<const config::Config> cfg() const { return cfg_.load(); }
 
   // --- start-up (agent.cpp) ------------------------------------------------------------------------
+  Status CreateClients(const config::Config& c);
+  void OpenOutboxAndStartWork(const config::Config& c);
   Status OpenOutboxOnDisk();
   Status StartConnectorOnDisk();
   void StartDelivery();

@@ -8,6 +8,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -23,6 +24,11 @@ class logger;
 }
 
 namespace opescare::simulator {
+
+// Unix seconds, fractional, of a wall-clock time (the simulator's JSON and logs).
+inline double ToUnix(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration<double>(t.time_since_epoch()).count();
+}
 
 struct HeaderField {
   std::string name;
@@ -130,6 +136,10 @@ class SimCore {
   };
 
   SimReply HandleBridge(SimRequest& req, std::string_view path, RequestLogEntry& log);
+  // HandleBridge's steps before the body; each returns the answer that ends the request, or nullopt.
+  std::optional<SimReply> EarlyFault(const SimRequest& req, std::string_view path, bool heartbeat);
+  std::optional<SimReply> CheckCredentials(const SimRequest& req) const;
+  std::optional<SimReply> CheckHeaders(const SimRequest& req, bool heartbeat, bool* gzip_body);
   SimReply HandleHeartbeat(const SimRequest& req, const boost::json::value& body, std::string_view agent_id);
   SimReply HandleSync(const SimRequest& req, const boost::json::value& body, std::string_view agent_id,
                       RequestLogEntry& log);

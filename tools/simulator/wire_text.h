@@ -1,4 +1,4 @@
-// Small text helpers for the simulator's wire format: HTTP dates, JSON string quoting, header matching.
+// Small text helpers for the simulator's wire format: HTTP dates, header matching, request targets.
 #pragma once
 
 #include <chrono>
@@ -18,5 +18,8 @@ bool IsJsonContentType(std::string_view value);
 
 // Parses a decimal string of whole seconds ("1717228800"); false on anything else (sign, space, overflow).
 bool ParseUnixSeconds(std::string_view text, int64_t* out);
+
+// A request target's path, without its query.
+inline std::string_view PathOf(std::string_view target) { return target.substr(0, target.find('?')); }
 
 }  // namespace opescare::simulator

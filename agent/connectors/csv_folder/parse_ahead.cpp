@@ -2,13 +2,20 @@
 // (the parser's output, in order) and free_ (chunks the consumer gave back, reused with their capacity).
 #include "agent/connectors/csv_folder/parse_ahead.h"
 
+#include <system_error>
+
 namespace opescare::csv_folder {
 
 using Item = CsvRecordStream::Item;
 
 ParseAhead::ParseAhead(std::unique_ptr<CsvRecordStream> stream, ParseAheadLimits limits)
-    : stream_(std::move(stream)), limits_(limits) {
-  thread_ = std::thread([this] { Run(); });
+    : stream_(std::move(stream)), limits_(limits), inline_(!limits.own_thread) {
+  if (inline_) return;
+  try {
+    thread_ = std::thread([this] { Run(); });
+  } catch (const std::system_error&) {  // no thread to be had (a process limit): the same rows, parsed inline
+    inline_ = true;
+  }
 }
 
 ParseAhead::~ParseAhead() {
@@ -89,6 +96,12 @@ Result<Item> ParseAhead::End() {
 }
 
 Result<Item> ParseAhead::Next() {
+  if (inline_) {
+    Result<Item> item = stream_->Next();
+    if (item.ok() && *item != Item::kEnd) ++(*item == Item::kRecord ? rows_ok_ : rows_failed_);
+    bytes_read_ = stream_->bytes_read();
+    return item;
+  }
   for (;;) {
     if (reading_ && pos_ < reading_->used) {
       const Entry& e = reading_->entries[pos_++];

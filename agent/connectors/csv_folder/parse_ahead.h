@@ -25,6 +25,7 @@ namespace opescare::csv_folder {
 struct ParseAheadLimits {
   size_t rows_per_chunk = 256;  // rows handed over at once (one lock per chunk, not per row)
   size_t max_chunks = 16;       // chunks parsed but not yet consumed: the queue's bound (memory)
+  bool own_thread = true;       // false: parse on the caller's thread, in Next() (also when no thread can be had)
 };
 
 // Created, read and destroyed on one thread (the connector's disk worker). Takes an opened stream (Open()
@@ -38,8 +39,10 @@ class ParseAhead {
 
   // As CsvRecordStream::Next. After kEnd or an error, the thread has ended and every later call repeats it.
   Result<CsvRecordStream::Item> Next();
-  const Record& record() const { return current().record; }  // valid until the next call
-  const std::vector<RowError>& row_errors() const { return current().errors; }
+  const Record& record() const { return inline_ ? stream_->record() : current().record; }  // until the next call
+  const std::vector<RowError>& row_errors() const { return inline_ ? stream_->row_errors() : current().errors; }
+  // False when the rows are parsed on the caller's thread (own_thread false, or the thread could not start).
+  bool parsing_ahead() const { return !inline_; }
   uint64_t bytes_read() const { return bytes_read_; }
   uint64_t rows_ok() const { return rows_ok_; }
   uint64_t rows_failed() const { return rows_failed_; }
@@ -67,6 +70,7 @@ class ParseAhead {
 
   std::unique_ptr<CsvRecordStream> stream_;  // the parser thread's alone once it has started
   const ParseAheadLimits limits_;
+  bool inline_ = false;  // no parser thread: Next() reads the stream itself
 
   std::mutex mu_;
   std::condition_variable parsed_cv_;  // a chunk was parsed (or the parser ended)

@@ -77,6 +77,7 @@ std::vector<std::string> Ahead(const std::string& csv, ParseAheadLimits limits) 
   Result<std::vector<RowError>> header = stream->Open();
   EXPECT_TRUE(header.ok() && header->empty());
   ParseAhead ahead(std::move(stream), limits);
+  EXPECT_EQ(ahead.parsing_ahead(), limits.own_thread);
   std::vector<std::string> trace = Trace(ahead);
   // After the end every call repeats it.
   Result<Item> again = ahead.Next();
@@ -92,6 +93,14 @@ TEST(ParseAhead, GivesWhatTheStreamGivesWhateverTheChunks) {
   for (ParseAheadLimits limits : {ParseAheadLimits{1, 1}, ParseAheadLimits{3, 2}, ParseAheadLimits{}}) {
     EXPECT_EQ(Ahead(csv, limits), want) << limits.rows_per_chunk << " rows x " << limits.max_chunks;
   }
+}
+
+// Without a thread of its own (as when none can be started) it reads the stream in Next(): the same items.
+TEST(ParseAhead, ParsedInlineGivesTheSameItems) {
+  const std::string csv = MixedCsv(500);
+  ParseAheadLimits no_thread;
+  no_thread.own_thread = false;
+  EXPECT_EQ(Ahead(csv, no_thread), Direct(csv));
 }
 
 TEST(ParseAhead, AnEmptyBodyEndsAtOnce) {

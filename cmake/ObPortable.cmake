@@ -15,7 +15,10 @@ set(OB_BUILD_BENCH OFF CACHE BOOL "" FORCE)
 set(OB_BUILD_SIMULATOR OFF CACHE BOOL "" FORCE)
 # -static for every executable: also pulls libstdc++.a and libgcc.a. --gc-sections drops unreferenced sections:
 # the text is mapped and nearly all of it resident (64 KB fault-around), so 0.6 MB less idle RSS (issue 11).
+# The code compiled here (the agent, spdlog, Asio and Beast) gets a section per function and per object, so
+# the linker drops the unreferenced ones too: 0.4 MB less text, and as much less idle RSS (bench/README.md).
 add_link_options(-static -Wl,--gc-sections)
+add_compile_options(-ffunction-sections -fdata-sections)
 
 # Debian's yaml-cpp config imports only libyaml-cpp.so; point the target at libyaml-cpp.a beside it.
 function(ob_portable_static_yaml_cpp)

@@ -155,11 +155,8 @@ Status LoadFlags(Flags* f) {
   return Status::Ok();
 }
 
-int Main(int argc, char** argv) {
-  Flags f;
-  CLI::App app{"opescare-simulator " OB_VERSION
-               ": a strict local OpesCare Bridge API (heartbeat + sync) with counters and fault injection, "
-               "for tests, benchmarks and the demo. Loopback only."};
+// The command line: every flag, into f.
+void AddOptions(CLI::App& app, Flags& f) {
   app.footer(kHelpFooter);
   app.get_formatter()->column_width(34);
   app.set_version_flag("--version", OB_VERSION);
@@ -198,6 +195,42 @@ int Main(int argc, char** argv) {
                  "records whose data is kept for /_sim/records (ids are always kept)")
       ->capture_default_str();
   app.add_option("--log-level", f.log_level, "trace|debug|info|warn|error|off")->capture_default_str();
+}
+
+// The test CA and a server certificate made at start when HTTPS is on and no --cert was given; the CA
+// written to --ca-out.
+Status MakeCertificates(Flags* f) {
+  if (f->server.https_port < 0 || !f->server.cert_file.empty()) return Status::Ok();
+  Result<TestCertificates> certs = MakeTestCertificates(f->cert_days);
+  if (!certs.ok()) return certs.status();
+  f->server.cert_pem = certs->cert_pem;
+  f->server.key_pem = certs->key_pem;
+  if (f->ca_out.empty()) return Status::Ok();
+  Status s = WriteFileAtomic(f->ca_out, certs->ca_pem, 0644);
+  return s.ok() ? s : Status(s.code(), "cannot write --ca-out: " + s.message());
+}
+
+// The ready line (bound ports, the CA file, the pid), also written to --ready-file.
+Result<std::string> ReadyLine(const Flags& f, const BoundPorts& ports) {
+  bool wrote_ca = f.server.https_port >= 0 && f.server.cert_file.empty() && !f.ca_out.empty();
+  json::object ready{
+      {"https_port", ports.https},     {"http_port", ports.http},
+      {"admin_port", ports.admin},     {"ca_file", wrote_ca ? json::value(f.ca_out) : json::value(nullptr)},
+      {"bind", f.server.bind_address}, {"pid", static_cast<int64_t>(getpid())}};
+  std::string line = json::serialize(ready);
+  if (!f.ready_file.empty()) {
+    if (Status s = WriteFileAtomic(f.ready_file, line + "\n", 0644); !s.ok())
+      return Status(s.code(), "cannot write --ready-file: " + s.message());
+  }
+  return line;
+}
+
+int Main(int argc, char** argv) {
+  Flags f;
+  CLI::App app{"opescare-simulator " OB_VERSION
+               ": a strict local OpesCare Bridge API (heartbeat + sync) with counters and fault injection, "
+               "for tests, benchmarks and the demo. Loopback only."};
+  AddOptions(app, f);
   CLI11_PARSE(app, argc, argv);
 
   auto log = std::make_shared<spdlog::logger>("simulator", std::make_shared<spdlog::sinks::stderr_sink_st>());
@@ -209,20 +242,9 @@ int Main(int argc, char** argv) {
     log->error("{}", s.message());
     return 2;
   }
-  if (f.server.https_port >= 0 && f.server.cert_file.empty()) {
-    Result<TestCertificates> certs = MakeTestCertificates(f.cert_days);
-    if (!certs.ok()) {
-      log->error("{}", certs.status().message());
-      return 1;
-    }
-    f.server.cert_pem = certs->cert_pem;
-    f.server.key_pem = certs->key_pem;
-    if (!f.ca_out.empty()) {
-      if (Status s = WriteFileAtomic(f.ca_out, certs->ca_pem, 0644); !s.ok()) {
-        log->error("cannot write --ca-out: {}", s.message());
-        return 1;
-      }
-    }
+  if (Status s = MakeCertificates(&f); !s.ok()) {
+    log->error("{}", s.message());
+    return 1;
   }
   if (f.sim.agents.empty()) log->warn("no agents configured: every bridge request will get 401");
 
@@ -242,19 +264,12 @@ int Main(int argc, char** argv) {
   }
 
   BoundPorts ports = (*server)->ports();
-  bool wrote_ca = f.server.https_port >= 0 && f.server.cert_file.empty() && !f.ca_out.empty();
-  json::object ready{
-      {"https_port", ports.https},     {"http_port", ports.http},
-      {"admin_port", ports.admin},     {"ca_file", wrote_ca ? json::value(f.ca_out) : json::value(nullptr)},
-      {"bind", f.server.bind_address}, {"pid", static_cast<int64_t>(getpid())}};
-  std::string line = json::serialize(ready);
-  if (!f.ready_file.empty()) {
-    if (Status s = WriteFileAtomic(f.ready_file, line + "\n", 0644); !s.ok()) {
-      log->error("cannot write --ready-file: {}", s.message());
-      return 1;
-    }
+  Result<std::string> line = ReadyLine(f, ports);
+  if (!line.ok()) {
+    log->error("{}", line.status().message());
+    return 1;
   }
-  std::cout << line << std::endl;
+  std::cout << *line << std::endl;
   log->info("listening on {}: https {} http {} admin {} ({} agents, window ±{} s, clock offset {} s)",
             f.server.bind_address, ports.https, ports.http, ports.admin, f.sim.agents.size(),
             f.sim.timestamp_window_seconds, f.sim.clock_offset_seconds);

@@ -31,6 +31,10 @@ std::unique_ptr<ParseAhead::Chunk> ParseAhead::TakeFreeChunk() {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     if (stop_) return nullptr;
+    if (bytes_ahead_ >= limits_.max_bytes_ahead) {  // parsed rows hold enough memory: wait for the consumer
+      free_cv_.wait(lock);
+      continue;
+    }
     if (!free_.empty()) {
       std::unique_ptr<Chunk> chunk = std::move(free_.back());
       free_.pop_back();
@@ -48,9 +52,20 @@ std::unique_ptr<ParseAhead::Chunk> ParseAhead::TakeFreeChunk() {
   }
 }
 
+namespace {
+
+// Keeps a string's buffer for reuse unless a large row left it large: the queue's memory stays bounded.
+void Keep(std::string& s) {
+  constexpr size_t kKeepCapacity = 64 * 1024;
+  if (s.capacity() > kKeepCapacity && s.size() <= kKeepCapacity) std::string(s).swap(s);
+}
+
+}  // namespace
+
 bool ParseAhead::FillChunk(Chunk* chunk) {
   chunk->used = 0;
-  while (chunk->used < chunk->entries.size()) {
+  chunk->bytes = 0;
+  while (chunk->used < chunk->entries.size() && chunk->bytes < limits_.bytes_per_chunk) {
     Result<Item> item = stream_->Next();
     if (!item.ok() || *item == Item::kEnd) {
       chunk->last = true;
@@ -62,6 +77,8 @@ bool ParseAhead::FillChunk(Chunk* chunk) {
     e.item = *item;
     if (*item == Item::kRecord) {
       e.record = stream_->record();  // copies into the entry's kept capacity
+      Keep(e.record.data_json);
+      chunk->bytes += e.record.data_json.size() + e.record.id.size();
     } else {
       e.errors = stream_->row_errors();
     }
@@ -77,6 +94,7 @@ void ParseAhead::Run() {
     bool more = FillChunk(chunk.get());
     {
       std::lock_guard<std::mutex> lock(mu_);
+      bytes_ahead_ += chunk->bytes;
       parsed_.push_back(std::move(chunk));
     }
     parsed_cv_.notify_one();
@@ -118,6 +136,8 @@ Result<Item> ParseAhead::Next() {
     parsed_cv_.wait(lock, [this] { return !parsed_.empty(); });
     reading_ = std::move(parsed_.front());
     parsed_.pop_front();
+    bytes_ahead_ -= reading_->bytes;
+    free_cv_.notify_one();  // the parser may wait on the bytes ahead
     pos_ = 0;
   }
 }

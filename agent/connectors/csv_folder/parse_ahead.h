@@ -24,7 +24,11 @@ namespace opescare::csv_folder {
 
 struct ParseAheadLimits {
   size_t rows_per_chunk = 256;  // rows handed over at once (one lock per chunk, not per row)
-  size_t max_chunks = 16;       // chunks parsed but not yet consumed: the queue's bound (memory)
+  size_t max_chunks = 16;       // chunks parsed but not yet consumed: the queue's bound in rows
+  // The bound in bytes, for rows of up to CsvLimits::max_row_bytes (4 MiB): a chunk ends once it holds
+  // bytes_per_chunk of record data, and the parser waits while parsed chunks hold max_bytes_ahead.
+  size_t bytes_per_chunk = 256 * 1024;
+  size_t max_bytes_ahead = 4 << 20;
   bool own_thread = true;       // false: parse on the caller's thread, in Next() (also when no thread can be had)
 };
 
@@ -57,6 +61,7 @@ class ParseAhead {
   struct Chunk {
     std::vector<Entry> entries;  // capacity kept when recycled: no allocation per row once warmed up
     size_t used = 0;
+    size_t bytes = 0;        // record data held by the used entries
     bool last = false;       // the stream ended (or failed) after these entries
     Status error;            // on the last chunk: why the stream failed (OK: it ended)
     uint64_t end_bytes = 0;  // on the last chunk: the stream's bytes_read() at its end
@@ -78,6 +83,7 @@ class ParseAhead {
   std::deque<std::unique_ptr<Chunk>> parsed_;
   std::vector<std::unique_ptr<Chunk>> free_;
   size_t chunks_ = 0;  // chunks in existence (parsed + free + the two in use), at most max_chunks + 1
+  size_t bytes_ahead_ = 0;  // bytes of the chunks in parsed_
   bool stop_ = false;
 
   // The consumer's side.

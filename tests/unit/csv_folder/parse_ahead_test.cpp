@@ -112,14 +112,14 @@ TEST(ParseAhead, AnEmptyBodyEndsAtOnce) {
 // Serves a CSV made on the fly, rows_total rows; fails with an I/O error after fail_after bytes when set.
 class GeneratedSource final : public ByteSource {
  public:
-  explicit GeneratedSource(int64_t rows_total, uint64_t fail_after = UINT64_MAX)
-      : rows_total_(rows_total), fail_after_(fail_after) {
+  explicit GeneratedSource(int64_t rows_total, uint64_t fail_after = UINT64_MAX, size_t pad = 0)
+      : rows_total_(rows_total), fail_after_(fail_after), pad_(pad, 'x') {
     pending_ = "first_name,last_name\n";
   }
   Result<size_t> Read(char* buf, size_t n) override {
     if (served_ >= fail_after_) return IoError("injected read failure at byte " + std::to_string(served_));
     while (pending_.size() < n && row_ < rows_total_) {
-      pending_ += "Ann" + std::to_string(row_) + ",Doe" + std::to_string(row_) + "\n";
+      pending_ += "Ann" + pad_ + std::to_string(row_) + ",Doe" + std::to_string(row_) + "\n";
       ++row_;
     }
     size_t take = std::min({n, pending_.size(), static_cast<size_t>(fail_after_ - served_)});
@@ -133,6 +133,7 @@ class GeneratedSource final : public ByteSource {
  private:
   int64_t rows_total_;
   uint64_t fail_after_;
+  std::string pad_;
   std::string pending_;
   int64_t row_ = 0;
   std::atomic<uint64_t> served_{0};
@@ -183,6 +184,26 @@ TEST(ParseAhead, ReadsNoFurtherThanItsBoundAheadOfTheConsumer) {
     EXPECT_EQ(ahead.record().source_row, 2);
   }  // destroyed with its parser blocked on a full queue: joins at once
   EXPECT_LT(source.served(), 9000000u);
+}
+
+// Large rows: the bound in bytes holds where the bound in rows would let 2,000 rows of 100 KB (200 MB) pile
+// up. The parser stops at max_bytes_ahead (1 MiB) plus a chunk and the rows being read.
+TEST(ParseAhead, LargeRowsAreBoundedInBytesNotOnlyInRows) {
+  GeneratedSource source(2000, UINT64_MAX, 100 * 1000);
+  ParseAheadLimits limits;  // 16 chunks of 256 rows: by rows alone, every row of the file
+  limits.bytes_per_chunk = 256 * 1024;
+  limits.max_bytes_ahead = 1 << 20;
+  ParseAhead ahead(OpenedStream(&source), limits);
+  uint64_t last = UINT64_MAX;
+  for (int i = 0, still = 0; i < 400 && still < 4; ++i) {
+    still = source.served() == last ? still + 1 : 0;
+    last = source.served();
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  EXPECT_LT(source.served(), 3u << 20);
+  uint64_t records = 0;
+  for (Result<Item> item = ahead.Next(); item.ok() && *item == Item::kRecord; item = ahead.Next()) ++records;
+  EXPECT_EQ(records, 2000u);  // and every row still comes, in order, as the consumer takes them
 }
 
 }  // namespace

@@ -183,7 +183,13 @@ class ConnectorCrashTest(unittest.TestCase):
                 with open(os.path.join(self.tmp, n), errors="replace") as f:
                     logs += f.read()
         queued = re.findall(r"connector: %s: queued (\d+) patient records" % name, logs)
-        self.assertEqual(queued, [str(ROWS)], "queued lines: %s" % connector_lines(logs, name))
+        if any(l.endswith("recorded, not moved") for l in landed) and not queued:
+            # A kill between the file's commit and its log line: the restart finds it recorded, queues
+            # nothing again and only moves it (the records are counted once below either way).
+            self.assertEqual(len(re.findall(r"connector: %s: already queued \(same content" % name, logs)), 1,
+                             "queued lines: %s" % connector_lines(logs, name))
+        else:
+            self.assertEqual(queued, [str(ROWS)], "queued lines: %s" % connector_lines(logs, name))
         self.assertEqual((stats["records_unique"], stats["records_total"], stats["records_duplicate"],
                           stats["records_duplicate_mismatch"]), (ROWS, ROWS, 0, 0), stats)
         self.assertEqual(csv_names(self.incoming), [])

@@ -18,6 +18,7 @@
 //   env_posix.cpp / env_win.cpp         Env::Default()
 //   folder_watcher_posix.cpp / _win.cpp inotify / ReadDirectoryChangesW behind FolderWatcher
 //   notify_socket.h, _posix.cpp, _win.cpp  the sd_notify datagram socket (agent/service's Notifier uses it)
+//   socket_tuning.h, _posix.cpp, _win.cpp  TCP options Asio lacks (agent/http's unsent low-water mark)
 //   fault_env.h, fault_env.cpp          FaultEnv for unit tests
 //   the Windows service's OS side (*_win.cpp/.h moved from agent/service)
 #pragma once

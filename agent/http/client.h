@@ -48,6 +48,11 @@ struct ClientOptions {
   uint32_t max_header_bytes = 64u << 10;   // response header limit
   size_t max_queued = 8;                   // requests waiting behind the one in flight
   size_t max_connections = 1;  // kept-alive connections at once, one request in flight on each (1..64)
+  // When a request counts as sent (Request::on_sent): 0, once it is written to the socket; N, once no more
+  // than N bytes of the connection are still to cross the link, or it retransmits (send_drain.h; Linux, links
+  // with a round trip of 10 ms or more). N is also each connection's unsent low-water mark
+  // (env::SetUnsentLowWater).
+  int sent_backlog_bytes = 0;
   std::string user_agent;                  // sent unless the request sets its own
   // Header names whose values are secrets: never logged, refused on unsafe plain-text hops.
   std::vector<std::string> secret_headers = {"X-Bridge-Agent-Key", "Authorization"};
@@ -67,6 +72,9 @@ struct Request {
   int gzip_level = kDefaultGzipLevel;
   // Send Accept-Encoding: gzip. A gzip response (asked for or not) is inflated, within max_response_bytes.
   bool accept_gzip = false;
+  // Runs at most once, on the io thread, never inside Send(): when the request counts as sent (see
+  // ClientOptions::sent_backlog_bytes). Not when it failed or was answered first; the outcome follows either way.
+  std::function<void()> on_sent;
 };
 
 struct Response {

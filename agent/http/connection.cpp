@@ -6,8 +6,10 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include "agent/env/socket_tuning.h"
 #include "agent/http/content_coding.h"
 #include "agent/http/io_errors.h"
+#include "agent/http/send_drain.h"
 #include "agent/http/tls_context.h"
 
 namespace opescare::http::internal {
@@ -18,7 +20,8 @@ namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
 
-Connection::Connection(std::shared_ptr<const ClientContext> ctx) : ctx_(std::move(ctx)), resolve_timer_(ctx_->io) {
+Connection::Connection(std::shared_ptr<const ClientContext> ctx)
+    : ctx_(std::move(ctx)), resolve_timer_(ctx_->io), sent_timer_(ctx_->io) {
   if (ctx_->endpoint.tls()) {
     tls_.emplace(ctx_->io, ctx_->tls_context->native());
   } else {
@@ -68,6 +71,8 @@ std::shared_ptr<Exchange> Connection::Stop() {
   open_ = false;
   lookup_.Cancel();
   resolve_timer_.cancel();
+  sent_timer_.cancel();
+  on_sent_ = nullptr;
   error_code ignored;
   lowest().socket().close(ignored);
   done_ = nullptr;
@@ -114,6 +119,8 @@ void Connection::OnResolved(const Lookup::Results& results) {
     // against the server's delayed ACK holds the last piece ~40 ms, which caps delivery at ~25 batches/s.
     error_code nodelay_ec;
     self->lowest().socket().set_option(tcp::no_delay(true), nodelay_ec);
+    if (int bound = self->ctx_->options.sent_backlog_bytes; bound > 0)
+      env::SetUnsentLowWater(static_cast<std::intptr_t>(self->lowest().socket().native_handle()), bound);
     if (self->ctx_->ShouldLog(spdlog::level::trace)) {
       self->ctx_->Log(spdlog::level::trace,
                       "connected to " + ep.address().to_string() + ":" + std::to_string(ep.port()));
@@ -243,6 +250,9 @@ void Connection::OnWrite(const error_code& ec) {
     IoVerdict v = ClassifyWriteError(ec, Facts());
     return v.resend ? Resend(ec) : Fail(v.stage, std::move(v.error));
   }
+  on_sent_ = std::move(ex_->request.on_sent);
+  ex_->request.on_sent = nullptr;
+  if (on_sent_) WatchSent();
   auto& parser = ex_->parser.emplace();
   parser.body_limit(ctx_->options.max_response_bytes);
   parser.header_limit(ctx_->options.max_header_bytes);
@@ -252,6 +262,22 @@ void Connection::OnWrite(const error_code& ec) {
       if (self->stopped_) return;
       self->OnRead(ec);
     });
+  });
+}
+
+void Connection::WatchSent() {
+  auto& socket = lowest().socket();
+  auto wait = SentWait(env::ReadTcpBacklog(static_cast<std::intptr_t>(socket.native_handle())),
+                       ctx_->options.sent_backlog_bytes);
+  if (!wait) {
+    asio::post(ctx_->io, std::move(on_sent_));
+    on_sent_ = nullptr;
+    return;
+  }
+  sent_timer_.expires_after(*wait);
+  sent_timer_.async_wait([self = shared_from_this()](error_code ec) {
+    if (ec || self->stopped_ || !self->on_sent_) return;
+    self->WatchSent();
   });
 }
 
@@ -325,6 +351,8 @@ void Connection::Resend(const error_code& ec) {
 }
 
 void Connection::Finish(bool resend) {
+  sent_timer_.cancel();  // answered or failed: the outcome follows, on_sent is not needed
+  on_sent_ = nullptr;
   auto done = std::move(done_);
   done_ = nullptr;
   auto ex = std::move(ex_);

@@ -58,6 +58,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnHandshake(const boost::system::error_code& ec);
   void Write();
   void OnWrite(const boost::system::error_code& ec);
+  void WatchSent();  // runs on_sent_ once the request counts as sent (send_drain.h)
   void OnRead(const boost::system::error_code& ec);
   bool TakeResponse();  // false when it failed the exchange (a bad Content-Encoding)
   IoFacts Facts() const;
@@ -73,6 +74,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::beast::flat_buffer buffer_;
   Lookup lookup_;  // the name lookup under way (Connect); no Asio resolver, whose thread would stay idle
   boost::asio::steady_timer resolve_timer_;
+  boost::asio::steady_timer sent_timer_;  // WatchSent's next look at the backlog
+  std::function<void()> on_sent_;         // the request's on_sent, from its write until it counts as sent
   bool resolving_ = false;
   boost::beast::http::request<boost::beast::http::empty_body> connect_request_;
   std::optional<boost::beast::http::response_parser<boost::beast::http::empty_body>> connect_parser_;

@@ -279,6 +279,7 @@ Status Agent::CreateClients(const config::Config& c) {
   // connection is opened only when a request finds every open one busy.
   http::ClientOptions sync_options = client_options;
   sync_options.max_connections = delivery::kMaxInFlightLimit;
+  sync_options.sent_backlog_bytes = delivery::kSentBacklogBytes;  // so batch bodies take turns (pipeline.h)
   auto sync =
       tls ? http::Client::Create(net_, sync_options, tls, log_) : http::Client::Create(net_, sync_options, log_);
   if (!hb.ok() || !sync.ok()) return hb.ok() ? sync.status() : hb.status();

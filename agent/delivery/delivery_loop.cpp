@@ -98,7 +98,10 @@ PipelineView DeliveryLoop::Impl::View() const {
   for (const auto& f : held_) {
     switch (f->phase) {
       case Phase::kReady: ++v.ready; break;
-      case Phase::kSending: ++v.sending; break;
+      case Phase::kSending:
+        ++v.sending;
+        if (f->uploading) ++v.uploading;
+        break;
       case Phase::kApplying: ++v.applying; break;
       case Phase::kStoreWait: ++v.store_wait; break;
     }
@@ -235,6 +238,7 @@ void DeliveryLoop::Impl::ScheduleFetch(std::chrono::milliseconds wait) {
 
 void DeliveryLoop::Impl::Send(const std::shared_ptr<InFlight>& f) {
   f->phase = Phase::kSending;
+  f->uploading = true;
   const outbox::Batch& batch = *f->batch;
   counters_.backoff_until.reset();
   if (!batch.newly_formed) counters_.records_resent += static_cast<int64_t>(batch.records.size());
@@ -253,9 +257,19 @@ void DeliveryLoop::Impl::Send(const std::shared_ptr<InFlight>& f) {
               batch.bytes, batch.attempts + 1);
   auto self = shared_from_this();
   auto started = clock_.Steady();
+  request.on_sent = [self, f, started] { self->OnSent(f, started); };
   transport_.send(std::move(request), [self, f, gzip_sent, started](http::Outcome outcome) {
     self->OnOutcome(f, gzip_sent, started, std::move(outcome));
   });
+}
+
+// Its bytes have crossed the link, or it stalls on a loss (send_drain.h): the next ready batch may start.
+void DeliveryLoop::Impl::OnSent(const std::shared_ptr<InFlight>& f, SteadyClock::time_point started) {
+  if (!f->uploading) return;
+  f->uploading = false;
+  log_->debug("delivery: batch {} is sent ({} ms after its send); the next may start", f->batch->batch_id,
+              std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Steady() - started).count());
+  if (!stopping_) Advance();
 }
 
 void DeliveryLoop::Impl::CountOutcome(const http::Outcome& outcome, SteadyClock::time_point started) {
@@ -273,6 +287,7 @@ void DeliveryLoop::Impl::CountOutcome(const http::Outcome& outcome, SteadyClock:
 
 void DeliveryLoop::Impl::OnOutcome(const std::shared_ptr<InFlight>& f, bool gzip_sent, SteadyClock::time_point started,
                                    http::Outcome outcome) {
+  f->uploading = false;
   if (hooks_.observe) hooks_.observe(outcome);
   if (outcome.stage == http::FailureStage::kClosed) {  // abandoned on stop: unchanged, resent next time
     Release(f);

@@ -26,6 +26,7 @@ struct InFlight {
   explicit InFlight(boost::asio::io_context& net) : store_timer(net) {}
   std::shared_ptr<outbox::Batch> batch;
   Phase phase = Phase::kReady;
+  bool uploading = false;                            // kSending, until on_sent or the outcome
   std::string body;                                  // kReady: the request body, built on the disk thread
   Step step;                                         // kApplying / kStoreWait: the decision being recorded
   std::chrono::system_clock::time_point retry_at{};  // kRetryLater's next attempt
@@ -68,6 +69,7 @@ class DeliveryLoop::Impl : public std::enable_shared_from_this<Impl> {
   bool OnFetched(Result<outbox::NextBatch> next, std::string body);
   void ScheduleFetch(std::chrono::milliseconds wait);
   void Send(const std::shared_ptr<InFlight>& f);
+  void OnSent(const std::shared_ptr<InFlight>& f, std::chrono::steady_clock::time_point started);
   void CountOutcome(const http::Outcome& outcome, std::chrono::steady_clock::time_point started);
   void OnOutcome(const std::shared_ptr<InFlight>& f, bool gzip_sent, std::chrono::steady_clock::time_point started,
                  http::Outcome outcome);

@@ -22,7 +22,7 @@ const char* PhaseName(Phase phase) {
 uint32_t ClampMaxInFlight(uint32_t max_in_flight) { return std::clamp<uint32_t>(max_in_flight, 1, kMaxInFlightLimit); }
 
 bool MaySend(const PipelineView& v) {
-  return !v.blocked && v.ready > 0 && v.sending < ClampMaxInFlight(v.max_in_flight);
+  return !v.blocked && v.ready > 0 && v.uploading == 0 && v.sending < ClampMaxInFlight(v.max_in_flight);
 }
 
 bool MayFetch(const PipelineView& v) {

@@ -10,7 +10,8 @@
 namespace opescare::delivery {
 
 struct Transport {
-  // Sends one request; done runs later on the network thread (never inside send), exactly once.
+  // Sends one request; done runs later on the network thread (never inside send), exactly once. The
+  // request's on_sent, when set, runs at most once before it, also later on the network thread.
   std::function<void(http::Request, std::function<void(http::Outcome)>)> send;
   // Fails the queued requests and the one in flight with kClosed.
   std::function<void()> close;

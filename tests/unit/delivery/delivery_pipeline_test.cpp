@@ -39,6 +39,42 @@ TEST_F(DeliveryPipelineTest, TwoBatchesGoOutAtOnceEachUnderItsOwnKeyAndAThirdIsF
   EXPECT_EQ(ob_.pending.size(), 1u) << "r10: no fourth batch";
 }
 
+// A slow link: the second body starts only once the first one's bytes have left the socket, then goes out
+// while the first waits for its receipt.
+TEST_F(DeliveryPipelineTest, TheSecondBodyStartsWhenTheFirstHasLeftTheSocket) {
+  MakeWith(2);
+  tx_.hold_sent = true;
+  StartWith({"r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10"});
+  EXPECT_EQ(tx_.PendingKeys(), (Keys{"b1"})) << "b2 waits for b1's upload";
+  EXPECT_TRUE(ob_.in_flight.contains("b2")) << "but is formed";
+  ASSERT_TRUE(tx_.MarkSent("b1"));
+  Settle();
+  EXPECT_EQ(tx_.PendingKeys(), (Keys{"b1", "b2"})) << "b2 uploads while b1 waits for its receipt";
+  EXPECT_TRUE(ob_.in_flight.contains("b3")) << "formed ahead of the full wire";
+  ASSERT_TRUE(Answer("b1"));
+  Settle();
+  EXPECT_EQ(tx_.PendingKeys(), (Keys{"b2"})) << "b1's slot is free, but b2 is still uploading";
+  ASSERT_TRUE(tx_.MarkSent("b2"));
+  Settle();
+  EXPECT_EQ(tx_.PendingKeys(), (Keys{"b2", "b3"}));
+  EXPECT_EQ(counters().records_delivered, 3);
+}
+
+// A request that fails before its bytes went out never reports them sent: its outcome frees the upload.
+TEST_F(DeliveryPipelineTest, AnUploadThatFailsLetsTheNextBodyStart) {
+  MakeWith(2);
+  tx_.hold_sent = true;
+  StartWith({"r1", "r2", "r3", "r4", "r5", "r6"});
+  ASSERT_EQ(tx_.PendingKeys(), (Keys{"b1"}));
+  tx_.FailTransport(http::FailureStage::kWrite);
+  Settle();
+  EXPECT_EQ(tx_.PendingKeys(), (Keys{"b2"})) << "b1 backs off; b2 goes out without waiting for b1's bytes";
+  EXPECT_EQ(ob_.batches.at("b1").attempts, 1);
+  EXPECT_TRUE(tx_.MarkSent("b1")) << "b1's late on_sent is held by the fake";
+  Settle();
+  EXPECT_EQ(tx_.PendingKeys(), (Keys{"b2"})) << "and changes nothing";
+}
+
 TEST_F(DeliveryPipelineTest, TheSecondReceiptArrivingFirstIsAppliedAtOnceAndFreesASlot) {
   MakeWith(2);
   StartWith({"r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9"});

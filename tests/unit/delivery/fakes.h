@@ -2,6 +2,8 @@
 // requests the test answers by hand. Logic only: real SQLite is tested in tests/unit/outbox.
 #pragma once
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <algorithm>
 #include <deque>
 #include <functional>
@@ -232,10 +234,23 @@ class FakeTransport {
   std::deque<Pending> pending;
   std::vector<http::Request> sent;  // every request, in order
   int closes = 0;
+  // A request's on_sent (its bytes left the socket) is posted to net at once, as on a fast link; with
+  // hold_sent the test runs it (MarkSent), as on a slow one.
+  boost::asio::io_context* net = nullptr;
+  bool hold_sent = false;
+  std::map<std::string, std::function<void()>> unsent;  // by Idempotency-Key, while hold_sent
 
   Transport Make() {
     Transport t;
     t.send = [this](http::Request r, std::function<void(http::Outcome)> done) {
+      if (auto on_sent = std::move(r.on_sent)) {
+        r.on_sent = nullptr;
+        if (hold_sent) {
+          unsent[KeyOf(r)] = std::move(on_sent);
+        } else if (net != nullptr) {
+          boost::asio::post(*net, std::move(on_sent));
+        }
+      }
       sent.push_back(r);
       pending.push_back({std::move(r), std::move(done)});
     };
@@ -252,6 +267,15 @@ class FakeTransport {
     };
     t.base_url = "https://opescare.test";
     return t;
+  }
+
+  // The held request under this key has left the socket: posts its on_sent. False when none is held.
+  bool MarkSent(const std::string& key) {
+    auto it = unsent.find(key);
+    if (it == unsent.end() || net == nullptr) return false;
+    boost::asio::post(*net, std::move(it->second));
+    unsent.erase(it);
+    return true;
   }
 
   // Answers the oldest request.

@@ -43,6 +43,7 @@ class DeliveryLoopTest : public ::testing::Test {
       return std::nullopt;
     };
     hooks.on_pause_change = [this](const std::string& reason) { pause_changes_.push_back(reason); };
+    tx_.net = &net_;
     loop_ = std::make_unique<DeliveryLoop>(net_, disk_, ob_, tx_.Make(), clock_, options, std::move(hooks), log_);
   }
 

@@ -28,6 +28,19 @@ TEST(Pipeline, AReadyBatchGoesOutWhileFewerThanMaxAreOnTheWire) {
   EXPECT_FALSE(MaySend(blocked));
 }
 
+TEST(Pipeline, ABodyStartsOnlyWhenNoOtherIsStillUploading) {
+  PipelineView v = With(2, 1, 1);
+  v.uploading = 1;
+  EXPECT_FALSE(MaySend(v)) << "the first body's bytes have not all left the socket";
+  v.uploading = 0;
+  EXPECT_TRUE(MaySend(v)) << "it went out: the second starts while the first waits for its receipt";
+  PipelineView wide = With(8, 1, 3);
+  wide.uploading = 1;
+  EXPECT_FALSE(MaySend(wide)) << "one upload at a time, however many may wait for receipts";
+  wide.ready = 0;
+  EXPECT_TRUE(MayFetch(wide)) << "forming the next batch does not wait for the upload";
+}
+
 TEST(Pipeline, OneBatchIsFormedAheadOfAFullWire) {
   EXPECT_TRUE(MayFetch(With(2, 0, 0)));
   EXPECT_TRUE(MayFetch(With(2, 0, 1)));

@@ -273,8 +273,11 @@ Status Agent::CreateClients(const config::Config& c) {
     tls = *made;
     log_->debug("TLS trust: {}", tls->TrustDescription());
   }
-  auto hb =
-      tls ? http::Client::Create(net_, client_options, tls, log_) : http::Client::Create(net_, client_options, log_);
+  // A heartbeat further apart than a connection may idle would never reuse one: it closes its own, and its
+  // socket and TLS buffers are not held between beats.
+  http::ClientOptions hb_options = client_options;
+  hb_options.keep_alive = std::chrono::seconds(c.heartbeat_interval_seconds) < client_options.idle_timeout;
+  auto hb = tls ? http::Client::Create(net_, hb_options, tls, log_) : http::Client::Create(net_, hb_options, log_);
   // Room for the most sync requests delivery.max_in_flight allows, so a reload can raise it in place; a
   // connection is opened only when a request finds every open one busy.
   http::ClientOptions sync_options = client_options;

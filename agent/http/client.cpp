@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cctype>
 #include <deque>
 
@@ -66,6 +67,7 @@ Status BuildWireRequest(const ClientContext& ctx, Exchange& ex) {
   if (!has_user_agent && !ctx.options.user_agent.empty()) w.set(bhttp::field::user_agent, ctx.options.user_agent);
   if (r.gzip_body) w.set(bhttp::field::content_encoding, "gzip");
   if (r.accept_gzip) w.set(bhttp::field::accept_encoding, "gzip");
+  if (!ctx.options.keep_alive) w.keep_alive(false);
   w.body() = std::move(r.body);
   w.prepare_payload();
   return Status::Ok();
@@ -102,7 +104,7 @@ const char* FailureStageName(FailureStage stage) {
 
 class Client::Impl : public std::enable_shared_from_this<Impl> {
  public:
-  explicit Impl(std::shared_ptr<const ClientContext> ctx) : ctx_(std::move(ctx)) {}
+  explicit Impl(std::shared_ptr<const ClientContext> ctx) : ctx_(std::move(ctx)), idle_timer_(ctx_->io) {}
 
   const std::string& base_url() const { return ctx_->base_url; }
 
@@ -127,6 +129,7 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
   void Close(bool drop_callbacks) {
     closed_ = true;
     drop_callbacks_ = drop_callbacks || drop_callbacks_;
+    idle_timer_.cancel();
     std::vector<std::shared_ptr<Exchange>> pending;
     for (auto& conn : conns_) {
       if (auto ex = conn->Stop()) pending.push_back(std::move(ex));
@@ -181,13 +184,9 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
     RunOn(conn, std::move(ex));
   }
 
-  // An idle kept-alive connection that is still good, else a new one; stale idle ones are dropped.
+  // An idle kept-alive connection that is still good, else a new one.
   std::shared_ptr<Connection> PickConnection(internal::SteadyTime now) {
-    std::erase_if(conns_, [now](const std::shared_ptr<Connection>& c) {
-      if (c->busy() || c->Reusable(now)) return false;
-      c->Stop();
-      return true;
-    });
+    DropStale(now);
     for (const auto& c : conns_) {
       if (!c->busy()) return c;
     }
@@ -211,6 +210,28 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
     Done(ex);
   }
 
+  // Closes idle connections that may no longer carry a request (idle_timeout passed, or the server closed
+  // them), with their sockets and TLS buffers.
+  void DropStale(internal::SteadyTime now) {
+    std::erase_if(conns_, [now](const std::shared_ptr<Connection>& c) {
+      if (c->busy() || c->Reusable(now)) return false;
+      c->Stop();
+      return true;
+    });
+  }
+
+  // Drops the idle connections once idle_timeout has passed since the last request ended, not at the next
+  // request: requests a minute apart (the heartbeat) would otherwise hold one the server closed long ago.
+  void DropStaleLater() {
+    if (closed_ || std::all_of(conns_.begin(), conns_.end(), [](const auto& c) { return c->busy(); })) return;
+    idle_timer_.expires_after(ctx_->options.idle_timeout);
+    idle_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+      auto self = weak.lock();
+      if (ec || !self || self->closed_) return;
+      self->DropStale(std::chrono::steady_clock::now());
+    });
+  }
+
   void FailBeforeSending(const std::shared_ptr<Exchange>& ex, FailureStage stage, std::string error) {
     internal::MarkFailed(*ctx_, *ex, stage, std::move(error));
     Done(ex);
@@ -218,6 +239,7 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
 
   void Done(const std::shared_ptr<Exchange>& ex) {
     --in_flight_;
+    DropStaleLater();
     Complete(ex, std::move(ex->outcome));
     asio::post(ctx_->io, [self = shared_from_this()] { self->Pump(); });
   }
@@ -226,6 +248,7 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
   std::deque<std::shared_ptr<Exchange>> waiting_;    // in Send() order
   std::vector<std::shared_ptr<Connection>> conns_;  // busy ones and idle kept-alive ones
   size_t in_flight_ = 0;                            // requests handed to a connection and not done
+  asio::steady_timer idle_timer_;                   // DropStaleLater
   bool closed_ = false;
   bool drop_callbacks_ = false;
 };

@@ -38,6 +38,9 @@ struct ClientOptions {
   std::chrono::milliseconds request_timeout{60'000};  // the whole request, connecting included (from
                                                       // when it leaves the queue, not from Send())
   std::chrono::milliseconds idle_timeout{30'000};     // a kept-alive connection idle longer is not reused
+  // false: every request says Connection: close and its connection closes after the answer (requests further
+  // apart than idle_timeout, such as the heartbeat, would never reuse one).
+  bool keep_alive = true;
   std::string ca_file;                                // extra PEM CA bundle, trusted besides the system store
   std::string client_cert;                            // mTLS certificate chain (PEM); empty: none
   std::string client_key;                             // mTLS private key (PEM)

@@ -303,7 +303,7 @@ bool Connection::TakeResponse() {
     Fail(stage, "response from " + ctx_->endpoint.HostPort() + " " + s.message());
     return false;
   }
-  if (message.keep_alive()) {
+  if (message.keep_alive() && ctx_->options.keep_alive) {
     last_used_ = std::chrono::steady_clock::now();
   } else {
     open_ = false;

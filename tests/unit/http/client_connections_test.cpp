@@ -38,10 +38,16 @@ class ClientConnectionsTest : public ::testing::Test {
     tls_.key_pem = pem.key;
   }
 
-  std::unique_ptr<Client> Make(uint16_t port, size_t max_connections) {
+  // The options every test starts from: the test server's URL, trusting the test CA.
+  ClientOptions Options(uint16_t port) const {
     ClientOptions o;
     o.base_url = "https://127.0.0.1:" + std::to_string(port);
     o.ca_file = ca_file_;
+    return o;
+  }
+
+  std::unique_ptr<Client> Make(uint16_t port, size_t max_connections) {
+    ClientOptions o = Options(port);
     o.connect_timeout = 3s;
     o.request_timeout = 8s;
     o.max_connections = max_connections;
@@ -150,6 +156,91 @@ TEST_F(ClientConnectionsTest, CloseFailsEveryRequestInFlightAndWaiting) {
   io_.run_for(1s);
   ASSERT_EQ(done.size(), 3u);
   for (const Outcome& o : done) EXPECT_EQ(o.stage, FailureStage::kClosed);
+}
+
+// on_sent: once, after the request was written and before its outcome; with sent_backlog_bytes on loopback
+// (a fast link) as soon as it is written. Never for a request that did not get written.
+TEST_F(ClientConnectionsTest, OnSentRunsOnceBeforeTheOutcomeOfAWrittenRequestOnly) {
+  TestServer server(tls_, [](const ReceivedRequest& r) { return Reply{HttpResponse(200, r.target)}; });
+  for (int backlog : {0, 8192}) {
+    ClientOptions o = Options(server.port());
+    o.sent_backlog_bytes = backlog;
+    auto client = Client::Create(io_, o, nullptr);
+    ASSERT_TRUE(client.ok()) << client.status().ToString();
+    std::vector<std::string> events;
+    for (const char* n : {"a", "b"}) {
+      Request r = Named(n);
+      r.body.assign(256 * 1024, 'x');  // more than one write
+      r.on_sent = [&events, n] { events.push_back(std::string("sent ") + n); };
+      (*client)->Send(std::move(r), [&, n](Outcome out) {
+        events.push_back(std::string(out.ok() ? "answered " : "failed ") + n);
+        if (events.size() == 4) io_.stop();
+      });
+    }
+    io_.restart();
+    io_.run_for(10s);
+    EXPECT_EQ(events, (std::vector<std::string>{"sent a", "answered a", "sent b", "answered b"})) << backlog;
+  }
+  ClientOptions refused = Options(1);  // nothing listens there: no byte is written
+  auto client = Client::Create(io_, refused, nullptr);
+  ASSERT_TRUE(client.ok());
+  bool sent = false, failed = false;
+  Request r = Named("never");
+  r.on_sent = [&] { sent = true; };
+  (*client)->Send(std::move(r), [&](Outcome out) {
+    failed = out.stage == FailureStage::kConnect;
+    io_.stop();
+  });
+  io_.restart();
+  io_.run_for(10s);
+  EXPECT_TRUE(failed);
+  EXPECT_FALSE(sent);
+}
+
+// A kept-alive connection is closed once idle_timeout has passed, with no next request to find it stale: a
+// heartbeat a minute apart does not hold a socket and its TLS buffers in between.
+TEST_F(ClientConnectionsTest, AnIdleConnectionIsClosedWhenItsIdleTimeoutPasses) {
+  TestServer server(tls_, [](const ReceivedRequest& r) { return Reply{HttpResponse(200, r.target)}; });
+  ClientOptions o = Options(server.port());
+  o.idle_timeout = 200ms;
+  auto client = Client::Create(io_, o, nullptr);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  auto first = SendAll(**client, {"first"});
+  ASSERT_EQ(first.size(), 1u);
+  ASSERT_TRUE(first[0].second.ok()) << first[0].second.error;
+  EXPECT_EQ(server.ended_connections(), 0) << "kept alive after the answer";
+  io_.restart();
+  auto until = std::chrono::steady_clock::now() + 10s;
+  while (server.ended_connections() == 0 && std::chrono::steady_clock::now() < until) io_.run_for(20ms);
+  EXPECT_EQ(server.ended_connections(), 1) << "the client closed it, idle";
+  auto second = SendAll(**client, {"second"});
+  ASSERT_EQ(second.size(), 1u);
+  ASSERT_TRUE(second[0].second.ok()) << second[0].second.error;
+  EXPECT_FALSE(second[0].second.reused_connection);
+  EXPECT_EQ(server.connections(), 2);
+}
+
+// keep_alive false (the heartbeat, a minute apart): each request says Connection: close and its connection
+// ends with the answer.
+TEST_F(ClientConnectionsTest, WithoutKeepAliveEachRequestClosesItsConnection) {
+  TestServer server(tls_, [](const ReceivedRequest& r) { return Reply{HttpResponse(200, r.target)}; });
+  ClientOptions o = Options(server.port());
+  o.keep_alive = false;
+  auto client = Client::Create(io_, o, nullptr);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  for (const char* name : {"first", "second"}) {
+    auto done = SendAll(**client, {name});
+    ASSERT_EQ(done.size(), 1u);
+    ASSERT_TRUE(done[0].second.ok()) << done[0].second.error;
+    EXPECT_FALSE(done[0].second.reused_connection) << name;
+  }
+  auto requests = server.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  for (const auto& r : requests) EXPECT_EQ(r.Header("Connection"), "close") << r.target;
+  EXPECT_EQ(server.connections(), 2);
+  auto until = std::chrono::steady_clock::now() + 10s;
+  while (server.ended_connections() < 2 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(server.ended_connections(), 2) << "closed by the client after each answer";
 }
 
 TEST_F(ClientConnectionsTest, CreateRefusesZeroConnections) {

@@ -163,6 +163,7 @@ void TestServer::Serve(int fd, int connection) {
   auto cleanup = [&] {
     if (ssl != nullptr) SSL_free(ssl);
     close(fd);
+    if (!stop_) ++ended_;
   };
   if (ssl_ctx_ != nullptr) {
     ssl = SSL_new(static_cast<SSL_CTX*>(ssl_ctx_));

@@ -57,6 +57,8 @@ class TestServer {
   int connections() const { return connections_.load(); }
   int handshakes() const { return handshakes_.load(); }  // completed on the server side
   int failed_handshakes() const { return failed_handshakes_.load(); }
+  // Connections that ended while the server ran: the client closed them, or a reply or an error ended them.
+  int ended_connections() const { return ended_.load(); }
   size_t application_bytes() const { return app_bytes_.load(); }  // decrypted (or plain) bytes read
   std::vector<ReceivedRequest> requests() const;
   std::string last_sni() const;
@@ -74,6 +76,7 @@ class TestServer {
   std::atomic<int> connections_{0};
   std::atomic<int> handshakes_{0};
   std::atomic<int> failed_handshakes_{0};
+  std::atomic<int> ended_{0};
   std::atomic<size_t> app_bytes_{0};
   mutable std::mutex mu_;
   std::vector<ReceivedRequest> requests_;

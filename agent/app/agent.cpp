@@ -186,8 +186,14 @@ void Agent::Tick() {
   const bool paused = delivery_ && !delivery_->counters().paused_reason.empty();
   const auto interval =
       StatusTickInterval(outbox_stats_.queued, space_ && space_->below_watermark, !CurrentFaults().empty(), paused);
-  // Idle: what the start-up or the last burst of work freed goes back to the OS, not kept in malloc's arenas.
-  if (interval > kBusyStatusTick) env::ReleaseFreeMemory();
+  // Idle: the outbox's cached pages, and what the start-up or the last burst of work freed, go back to the OS,
+  // not kept in SQLite's page cache and malloc's arenas. On the disk thread, after the reading just posted.
+  if (interval > kBusyStatusTick) {
+    asio::post(disk_, [this] {
+      if (outbox_) outbox_->ReleaseMemory();
+      env::ReleaseFreeMemory();
+    });
+  }
   tick_timer_.expires_after(interval);
   tick_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) Tick();

@@ -314,6 +314,9 @@ class Outbox {
   }
   // PRAGMA integrity_check: Ok, or kDataLoss with SQLite's messages (never deletes anything).
   virtual Status IntegrityCheck() = 0;
+  // Gives up the memory of pages it caches but does not need (nothing is lost: they are read again when
+  // used). For an idle agent; costs the next reads a trip to the OS's file cache.
+  virtual void ReleaseMemory() {}
   virtual const std::string& path() const = 0;
 };
 

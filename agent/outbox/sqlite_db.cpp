@@ -1,6 +1,8 @@
 // SQLite connection, statement cache, transactions and error mapping for the outbox (see sqlite_db.h).
 #include "agent/outbox/sqlite_db.h"
 
+#include <mutex>
+
 namespace opescare::outbox::internal {
 namespace {
 
@@ -60,6 +62,10 @@ Code CodeForSqlite(int rc) {
 
 Result<std::unique_ptr<Database>> Database::Open(const std::string& path, bool read_only,
                                                  std::chrono::milliseconds busy_timeout) {
+  // No page cache bulk-allocated up front (SQLITE_DEFAULT_PCACHE_INITSZ: ~20 pages a connection, kept for
+  // the connection's life): pages are allocated as a connection uses them. Set once, before SQLite starts.
+  static std::once_flag pagecache_once;
+  std::call_once(pagecache_once, [] { (void)sqlite3_config(SQLITE_CONFIG_PAGECACHE, nullptr, 0, 0); });
   sqlite3* db = nullptr;
   // NOMUTEX: one connection per thread is the outbox's contract, so SQLite's own mutex would be waste.
   int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX;

@@ -77,6 +77,7 @@ class SqliteOutbox final : public Outbox {
   Status DeleteMeta(const std::string& key) override;
   Result<SpaceReport> CheckSpace(uint64_t min_free_mb) override;
   Status IntegrityCheck() override;
+  void ReleaseMemory() override { sqlite3_db_release_memory(db_->handle()); }
   const std::string& path() const override { return db_->path(); }
 
   // Sets up the reserve file (path + ".reserve") of `bytes`, made now if the volume has room (never fails).

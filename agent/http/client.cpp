@@ -320,7 +320,11 @@ Result<Outcome> SendBlocking(const ClientOptions& options, std::shared_ptr<TlsCo
                             : Client::Create(io, options, std::move(logger));
   if (!client.ok()) return client.status();
   Outcome outcome = Failure(FailureStage::kClosed, "no answer");
-  (*client)->Send(std::move(request), [&outcome](Outcome o) { outcome = std::move(o); });
+  Client& c = **client;
+  c.Send(std::move(request), [&outcome, &c](Outcome o) {
+    outcome = std::move(o);
+    c.Close();  // nothing more to send: no kept-alive connection or its idle timer keeps io.run() going
+  });
   io.run();  // ends when the request is complete: every step has a deadline
   return outcome;
 }

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <future>
 #include <sstream>
 
 #include "agent/http/gzip.h"
@@ -652,7 +653,12 @@ TEST_F(ClientTest, NoCompletionAfterDestruction) {
 
 TEST_F(ClientTest, SendBlockingForCommandLineUse) {
   TestServer server(TlsWith(Pki().Issue(CertSpec{})), Ok());
-  auto o = SendBlocking(Options(server.port()), Heartbeat(), log_);
+  // It returns with the answer: the kept-alive connection and its idle timer (2 minutes here) do not hold it.
+  ClientOptions options = Options(server.port());
+  options.idle_timeout = 2min;
+  auto call = std::async(std::launch::async, [&] { return SendBlocking(options, Heartbeat(), log_); });
+  ASSERT_EQ(call.wait_for(60s), std::future_status::ready) << "still waiting after the answer";
+  auto o = call.get();
   ASSERT_TRUE(o.ok()) << o.status().ToString();
   ASSERT_TRUE(o->ok()) << o->error;
   EXPECT_EQ(o->response->status, 200);

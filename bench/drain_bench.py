@@ -53,7 +53,8 @@ def run_once(args, compression, ndjson, n):
         with Simulator(tmp, agents={"agt_1": key}, http=False, extra_args=["--log-level", "warn"]) as sim:
             cfg = write_config(tmp, sim, log_level="warn", sync_interval_seconds=5,
                                batch={"max_records": args.batch, "max_bytes": args.batch_bytes},
-                               http={"compression": compression})
+                               http={"compression": compression},
+                               delivery={"max_in_flight": args.max_in_flight})
             t = time.monotonic()
             r = run_cli(["enqueue", ndjson], cfg, key=key, timeout=600)
             if r.returncode != 0:
@@ -153,6 +154,7 @@ def main():
     p.add_argument("--records", type=int, default=200000)
     p.add_argument("--record-bytes", type=int, default=200, help="approximate size of one record's JSON")
     p.add_argument("--batch", type=int, default=500, help="batch.max_records")
+    p.add_argument("--max-in-flight", type=int, default=2, help="delivery.max_in_flight")
     p.add_argument("--batch-bytes", type=int, default=1 << 20, help="batch.max_bytes")
     p.add_argument("--compression", nargs="+", default=["gzip", "none"], choices=["gzip", "none", "auto"])
     p.add_argument("--workdir", default=None, help="where the temporary folders go (default: OB_BUILD_DIR/e2e-tmp or TMPDIR)")

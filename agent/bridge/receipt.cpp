@@ -3,8 +3,10 @@
 #include "agent/bridge/receipt.h"
 
 #include <boost/json/error.hpp>
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/stream_parser.hpp>
 #include <boost/json/value.hpp>
+#include <algorithm>
 #include <unordered_set>
 
 namespace opescare::bridge {
@@ -26,11 +28,12 @@ std::string_view TrimLeft(std::string_view s) {
   return s;
 }
 
-// Parses the whole body; *truncated tells a document that stops early from one that is not JSON.
-std::optional<json::value> ParseJson(std::string_view text, bool* truncated) {
+// Parses the whole body into storage; *truncated tells a document that stops early from one that is not JSON.
+std::optional<json::value> ParseJson(std::string_view text, bool* truncated, json::storage_ptr storage) {
   json::parse_options options;
   options.max_depth = 16;
   json::stream_parser p({}, options);
+  p.reset(std::move(storage));
   boost::system::error_code ec;
   p.write(text.data(), text.size(), ec);
   if (!ec) p.finish(ec);
@@ -103,7 +106,10 @@ ReceiptCheck ParseReceipt(std::string_view body, std::string_view batch_id,
                "an HTML page: a captive portal or a proxy's login page answered instead of OpesCare");
   }
   bool truncated = false;
-  std::optional<json::value> parsed = ParseJson(text, &truncated);
+  // A receipt names every record of its batch: one arena for its strings, not an allocation each. The
+  // body is already bounded by the client's response limit, and so is the arena.
+  json::monotonic_resource arena;
+  std::optional<json::value> parsed = ParseJson(text, &truncated, &arena);
   if (!parsed) {
     if (truncated) return Not(NotReceiptReason::kTruncatedJson, "JSON that stops early: the response was cut short");
     return Not(NotReceiptReason::kInvalidJson,
@@ -141,6 +147,7 @@ ReceiptCheck ParseReceipt(std::string_view body, std::string_view batch_id,
   std::vector<std::string_view> accepted;
   std::vector<RejectedRecord> rejected;
   if (acc) {
+    accepted.reserve(acc->get_array().size());
     for (const json::value& id : acc->get_array()) {
       if (!IsId(id)) return WrongTypes("\"accepted\" holds something other than a record id");
       accepted.push_back(id.get_string());
@@ -162,8 +169,10 @@ ReceiptCheck ParseReceipt(std::string_view body, std::string_view batch_id,
 
   std::unordered_set<std::string_view> in_batch(record_ids.begin(), record_ids.end());
   std::unordered_set<std::string_view> named;  // each id counted once
+  named.reserve(in_batch.size());
   ReceiptCheck out;
   Receipt& receipt = out.receipt.emplace();
+  receipt.accepted.reserve(std::min(accepted.size(), in_batch.size()));
   std::unordered_set<std::string_view> rejected_ids;
   for (RejectedRecord& r : rejected) {
     auto it = in_batch.find(r.id);

@@ -28,7 +28,7 @@ function(ob_portable_static_yaml_cpp)
 endfunction()
 
 # -Os for the named targets. Nearly all of the static binary's text is resident (above), so text is idle
-# RSS: the cold components at -Os are 0.67 MB less text and 0.5 MB less idle RSS (bench/README.md, issue 11).
+# RSS: the cold components at -Os are 0.65 MB less text and 0.5 MB less idle RSS (bench/README.md, issue 11).
 function(ob_portable_optimise_for_size)
   foreach(t IN LISTS ARGN)
     target_compile_options(${t} PRIVATE -Os)

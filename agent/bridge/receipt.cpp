@@ -2,11 +2,11 @@
 // and specific about the likely cause when a 2xx body is not a receipt.
 #include "agent/bridge/receipt.h"
 
+#include <algorithm>
 #include <boost/json/error.hpp>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/stream_parser.hpp>
 #include <boost/json/value.hpp>
-#include <algorithm>
 #include <unordered_set>
 
 namespace opescare::bridge {

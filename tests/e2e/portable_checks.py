@@ -1,10 +1,13 @@
 """The portable build's own checks (issue 13), run only by scripts/ci-package.sh (not by ctest: the ci build is dynamic), with OB_PACKAGE_DIR and
 OB_AGENT set: the binary is fully static and reports its libraries, and the tarball's install.sh,
 really run into a folder root, installs the expected files with their modes, is idempotent, keeps
-an edited config.yaml, and leaves a binary that runs `version`."""
+an edited config.yaml, and leaves a binary that runs `version`; the cold components are compiled for
+size and the per-record code for speed (compile_commands.json)."""
 
 import glob
+import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -52,6 +55,34 @@ class StaticBinaryTest(unittest.TestCase):
         self.assertRegex(r.stdout, r"(?m)^✓ trust: system CAs: (/etc/ssl/certs/ca-certificates.crt \(known path, "
                                    r"[1-9]\d* certificates\)|/etc/ssl/certs \(known path, [1-9]\d* certificates, "
                                    r"read on demand; /etc/ssl/certs/ca-certificates.crt not loaded\))")
+
+
+@unittest.skipUnless(os.environ.get("OB_BUILD_DIR"), "OB_BUILD_DIR not set: run scripts/ci-package.sh")
+class SizeOptimisedComponentsTest(unittest.TestCase):
+    """The static build (cmake/ObPortable.cmake) compiles the cold components at -Os, since its text is idle
+    RSS, and the per-record code at -O2. The last -O on a file's command line is the one the compiler uses."""
+
+    COLD = ("agent/app/cli.cpp", "agent/app/doctor.cpp", "agent/config/config_load.cpp", "agent/status/server.cpp")
+    HOT = ("agent/app/wiring.cpp", "agent/app/ingest_driver.cpp", "agent/outbox/sqlite_outbox_batches.cpp",
+           "agent/http/connection.cpp", "agent/connectors/csv_folder/csv_reader.cpp")
+
+    def last_optimisation(self, relative):
+        with open(os.path.join(os.environ["OB_BUILD_DIR"], "compile_commands.json")) as f:
+            entries = json.load(f)
+        for e in entries:
+            if e["file"].endswith("/" + relative):
+                flags = re.findall(r"(?:^|\s)(-O[0-9sz]?)(?=\s|$)", e.get("command") or " ".join(e["arguments"]))
+                self.assertTrue(flags, "no -O flag for %s" % relative)
+                return flags[-1]
+        self.fail("%s is not in compile_commands.json" % relative)
+
+    def test_cold_components_for_size(self):
+        for f in self.COLD:
+            self.assertEqual(self.last_optimisation(f), "-Os", f)
+
+    def test_per_record_code_for_speed(self):
+        for f in self.HOT:
+            self.assertEqual(self.last_optimisation(f), "-O2", f)
 
 
 @unittest.skipUnless(PACKAGE_DIR, "OB_PACKAGE_DIR not set: run scripts/ci-package.sh")

@@ -35,7 +35,7 @@ DeliveryLoop::Impl::Impl(asio::io_context& net, asio::io_context& disk, outbox::
       log_(std::move(logger)),
       timer_(net),
       grace_timer_(net),
-      rng_(std::random_device{}()) {}
+      rng_(options_.jitter_seed != 0 ? options_.jitter_seed : std::random_device{}()) {}
 
 void DeliveryLoop::Impl::Start() {
   started_ = true;

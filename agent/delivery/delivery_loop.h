@@ -37,6 +37,7 @@ struct DeliveryOptions {
   int compression_level = http::kDefaultGzipLevel;   // of request bodies (http.compression_level)
   std::chrono::milliseconds stop_grace{5000};        // how long Stop() lets a request in flight finish
   uint32_t max_in_flight = 2;  // delivery.max_in_flight: sync requests on the wire at once (1..8), each its own batch
+  uint64_t jitter_seed = 0;    // seeds the backoff's jitter; 0 draws one from std::random_device (tests fix it)
 };
 
 struct DeliveryHooks {

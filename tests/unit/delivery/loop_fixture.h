@@ -30,10 +30,13 @@ class DeliveryLoopTest : public ::testing::Test {
     log_->set_level(spdlog::level::debug);
   }
 
-  // max_records 3 unless set; max_in_flight as given (default 2).
+  // max_records 3 unless set; max_in_flight as given (default 2); a fixed jitter seed unless set.
   void Make(DeliveryOptions options = {}) {
     options.limits.max_records = options.limits.max_records == 500 ? 3 : options.limits.max_records;
     options.backoff = {1000ms, 1000ms};
+    // A fixed jitter seed: a random one draws a delay under 1 ms one retry in a thousand, and a test that
+    // waits for a backoff would then find none.
+    options.jitter_seed = options.jitter_seed == 0 ? 20261203 : options.jitter_seed;
     DeliveryHooks hooks;
     hooks.build_body = [](const outbox::Batch& b) { return "body of " + b.batch_id; };
     hooks.make_headers = [] { return http::Headers{{"X-Bridge-Agent-ID", "agt_1"}}; };

@@ -8,6 +8,7 @@
 #include "agent/bridge/protocol.h"
 #include "agent/delivery/delivery_loop_impl.h"
 #include "agent/delivery/delivery_report.h"
+#include "agent/http/gzip.h"
 
 namespace opescare::delivery {
 
@@ -19,6 +20,26 @@ namespace {
 const Clock& SystemClockInstance() {
   static const SystemClock clock;
   return clock;
+}
+
+// The body's gzip, made as the formed batch arrives while earlier batches are on the wire, so that its send
+// only writes. On the network thread: the disk thread is the ingest's bottleneck (bench/README.md), the
+// network thread mostly waits for the link. On a failure the body stays as built: the client compresses
+// it and says why.
+void CompressAhead(InFlight& f, int level) {
+  auto gz = http::GzipCompress(f.body, level);
+  if (!gz.ok()) return;
+  f.body = std::move(*gz);
+  f.body_gzipped = true;
+}
+
+// The body as built, for a batch compressed before gzip was refused (415) or turned off by a reload. The
+// bound covers the JSON escaping of the records' strings (one byte becomes at most six) over their size.
+void Uncompress(InFlight& f) {
+  auto raw = http::GzipDecompress(f.body, 8 * f.batch->bytes + 64 * 1024);
+  if (!raw.ok()) return;  // sent compressed after all: a second 415 is handled as the first
+  f.body = std::move(*raw);
+  f.body_gzipped = false;
 }
 }  // namespace
 
@@ -223,6 +244,7 @@ bool DeliveryLoop::Impl::OnFetched(Result<outbox::NextBatch> next, std::string b
   auto f = std::make_shared<InFlight>(net_);
   f->batch = std::make_shared<outbox::Batch>(std::move(*next->batch));
   f->body = std::move(body);
+  if (UseGzip()) CompressAhead(*f, options_.compression_level);
   held_.push_back(std::move(f));
   return true;
 }
@@ -247,10 +269,12 @@ void DeliveryLoop::Impl::Send(const std::shared_ptr<InFlight>& f) {
   request.target = options_.target;
   request.headers = hooks_.make_headers();
   request.headers.emplace_back("Idempotency-Key", batch.batch_id);
+  if (f->body_gzipped && !UseGzip()) Uncompress(*f);  // a 415 or a reload since it arrived
+  request.gzip_body = f->body_gzipped || UseGzip();     // compressed ahead, or (that failed) by the client
+  request.body_is_gzip = f->body_gzipped;
+  request.gzip_level = options_.compression_level;
   request.body = std::move(f->body);
   f->body.clear();
-  request.gzip_body = UseGzip();
-  request.gzip_level = options_.compression_level;
   request.accept_gzip = options_.compression != "none";  // receipts compress about 5 to 1
   const bool gzip_sent = request.gzip_body;
   log_->debug("delivery: sending batch {} ({} records, {} bytes, attempt {})", batch.batch_id, batch.records.size(),

@@ -1,7 +1,7 @@
 // The delivery loop: takes due batches from the outbox (disk worker) and sends them over the HTTPS
 // client (network thread), acting on every response as PROTOCOL.md's table says. Pipelined: up to
 // max_in_flight batches are on the wire at once (each under its own Idempotency-Key, answered in any
-// order), and the next batch is formed on the disk thread while they are.
+// order), and the next batch is formed on the disk thread, and compressed, while they are.
 #pragma once
 
 #include <chrono>

@@ -28,6 +28,7 @@ struct InFlight {
   Phase phase = Phase::kReady;
   bool uploading = false;                            // kSending, until on_sent or the outcome
   std::string body;                                  // kReady: the request body, built on the disk thread
+  bool body_gzipped = false;                         // body holds its gzip, made as the batch arrived
   Step step;                                         // kApplying / kStoreWait: the decision being recorded
   std::chrono::system_clock::time_point retry_at{};  // kRetryLater's next attempt
   boost::asio::steady_timer store_timer;             // kStoreWait

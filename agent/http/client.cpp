@@ -112,7 +112,7 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
   void Send(Request request, std::function<void(Outcome)> done) {
     auto ex = std::make_shared<Exchange>();
     ex->done = std::move(done);
-    if (request.gzip_body) {
+    if (request.gzip_body && !request.body_is_gzip) {
       auto compressed = GzipCompress(request.body, request.gzip_level);
       if (!compressed.ok()) {
         asio::post(ctx_->io, [self = shared_from_this(), ex, msg = compressed.status().message()] {

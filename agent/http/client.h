@@ -72,6 +72,7 @@ struct Request {
   Headers headers;
   std::string body;
   bool gzip_body = false;  // compress body (libdeflate, at gzip_level) and send Content-Encoding: gzip
+  bool body_is_gzip = false;  // with gzip_body: the caller compressed body already; it is sent as it is
   int gzip_level = kDefaultGzipLevel;
   // Send Accept-Encoding: gzip. A gzip response (asked for or not) is inflated, within max_response_bytes.
   bool accept_gzip = false;

@@ -39,6 +39,43 @@ TEST_F(DeliveryPipelineTest, TwoBatchesGoOutAtOnceEachUnderItsOwnKeyAndAThirdIsF
   EXPECT_EQ(ob_.pending.size(), 1u) << "r10: no fourth batch";
 }
 
+// A batch is compressed as it arrives from the disk thread, the formed-ahead one while the others are on the
+// wire (the fake inflates it again), so a send only writes. A 415 arriving while it waits makes it go out as built.
+TEST_F(DeliveryPipelineTest, ABodyIsCompressedAsItIsFormedAndUncompressedAgainAfterA415) {
+  MakeWith(2);
+  StartWith({"r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10"});
+  ASSERT_EQ(tx_.PendingKeys(), (Keys{"b1", "b2"}));
+  EXPECT_TRUE(tx_.pending[0].request.gzip_body);
+  EXPECT_TRUE(tx_.pending[0].request.body_is_gzip) << "compressed before the send";
+  EXPECT_EQ(tx_.pending[0].request.body, "body of b1");
+  ASSERT_TRUE(ob_.in_flight.contains("b3"));
+  ASSERT_TRUE(Answer("b1", 415));
+  Settle();
+  ASSERT_EQ(tx_.PendingKeys(), (Keys{"b2", "b3"})) << "b3 takes b1's slot";
+  const http::Request& b3 = tx_.pending[1].request;
+  EXPECT_FALSE(b3.gzip_body) << "compressed before the 415, sent without gzip";
+  EXPECT_FALSE(b3.body_is_gzip);
+  EXPECT_EQ(b3.body, "body of b3") << "inflated back to the body as built";
+  ASSERT_TRUE(Answer("b2"));
+  ASSERT_TRUE(Answer("b3"));
+  Settle();
+  ASSERT_FALSE(tx_.pending.empty());
+  EXPECT_EQ(tx_.PendingKeys().front(), "b1") << "resent under its own key";
+  EXPECT_FALSE(tx_.pending[0].request.gzip_body);
+  EXPECT_EQ(tx_.pending[0].request.body, "body of b1");
+}
+
+TEST_F(DeliveryPipelineTest, WithCompressionNoneNoBodyIsCompressed) {
+  DeliveryOptions o;
+  o.compression = "none";
+  Make(o);
+  StartWith({"r1", "r2", "r3", "r4"});
+  ASSERT_FALSE(tx_.pending.empty());
+  EXPECT_FALSE(tx_.pending[0].request.gzip_body);
+  EXPECT_FALSE(tx_.pending[0].request.body_is_gzip);
+  EXPECT_EQ(tx_.pending[0].request.body, "body of b1");
+}
+
 // A slow link: the second body starts only once the first one's bytes have left the socket, then goes out
 // while the first waits for its receipt.
 TEST_F(DeliveryPipelineTest, TheSecondBodyStartsWhenTheFirstHasLeftTheSocket) {

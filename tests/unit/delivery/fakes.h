@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "agent/delivery/transport.h"
+#include "agent/http/gzip.h"
 #include "agent/outbox/outbox.h"
 
 namespace opescare::delivery::testing {
@@ -250,6 +251,11 @@ class FakeTransport {
         } else if (net != nullptr) {
           boost::asio::post(*net, std::move(on_sent));
         }
+      }
+      // A body the loop compressed ahead is kept inflated, as the server reads it (body_is_gzip stays set).
+      if (r.body_is_gzip) {
+        auto raw = http::GzipDecompress(r.body, 1 << 20);
+        r.body = raw.ok() ? std::move(*raw) : "(not gzip: " + raw.status().message() + ")";
       }
       sent.push_back(r);
       pending.push_back({std::move(r), std::move(done)});

@@ -596,6 +596,22 @@ TEST_F(ClientTest, GzipBodyRoundTrips) {
   EXPECT_EQ(*inflated, original);
 }
 
+TEST_F(ClientTest, ABodyCompressedByTheCallerIsSentAsItIs) {
+  TestServer server(TlsWith(Pki().Issue(CertSpec{})), Ok());
+  auto client = Make(Options(server.port()));
+  Request r = Heartbeat();
+  const std::string original = R"({"records":[{"id":"r_1","type":"patient"}]})";
+  auto compressed = GzipCompress(original, 9);
+  ASSERT_TRUE(compressed.ok());
+  r.body = *compressed;
+  r.gzip_body = true;
+  r.body_is_gzip = true;
+  ASSERT_TRUE(SendAndWait(*client, r).ok());
+  const ReceivedRequest got = server.requests().at(0);
+  EXPECT_EQ(got.Header("Content-Encoding"), "gzip");
+  EXPECT_EQ(got.body, *compressed) << "not compressed a second time";
+}
+
 TEST_F(ClientTest, RequestsQueueInOrderAndTheQueueIsBounded) {
   TestServer server(TlsWith(Pki().Issue(CertSpec{})),
                     [](const ReceivedRequest& r) { return Reply{HttpResponse(200, r.target)}; });

@@ -24,9 +24,9 @@ const Clock& SystemClockInstance() {
 
 // The body's gzip, made as the formed batch arrives while earlier batches are on the wire, so that its send
 // only writes. On the network thread: the disk thread is the ingest's bottleneck (bench/README.md), the
-// network thread mostly waits for the link. On a failure the body stays as built: the client compresses
-// it and says why.
-void CompressAhead(InFlight& f, int level) {
+// network thread mostly waits for the link. On a failure (none is expected: the level is checked with the
+// config) the body goes as built, which every server takes.
+void Compress(InFlight& f, int level) {
   auto gz = http::GzipCompress(f.body, level);
   if (!gz.ok()) return;
   f.body = std::move(*gz);
@@ -244,7 +244,7 @@ bool DeliveryLoop::Impl::OnFetched(Result<outbox::NextBatch> next, std::string b
   auto f = std::make_shared<InFlight>(net_);
   f->batch = std::make_shared<outbox::Batch>(std::move(*next->batch));
   f->body = std::move(body);
-  if (UseGzip()) CompressAhead(*f, options_.compression_level);
+  if (UseGzip()) Compress(*f, options_.compression_level);
   held_.push_back(std::move(f));
   return true;
 }
@@ -269,10 +269,10 @@ void DeliveryLoop::Impl::Send(const std::shared_ptr<InFlight>& f) {
   request.target = options_.target;
   request.headers = hooks_.make_headers();
   request.headers.emplace_back("Idempotency-Key", batch.batch_id);
-  if (f->body_gzipped && !UseGzip()) Uncompress(*f);  // a 415 or a reload since it arrived
-  request.gzip_body = f->body_gzipped || UseGzip();     // compressed ahead, or (that failed) by the client
-  request.body_is_gzip = f->body_gzipped;
-  request.gzip_level = options_.compression_level;
+  // Compressed as it arrived; a 415 or a reload since then may have changed whether gzip is used.
+  if (f->body_gzipped && !UseGzip()) Uncompress(*f);
+  if (!f->body_gzipped && UseGzip()) Compress(*f, options_.compression_level);
+  request.gzip_body = f->body_gzipped;
   request.body = std::move(f->body);
   f->body.clear();
   request.accept_gzip = options_.compression != "none";  // receipts compress about 5 to 1

@@ -14,6 +14,7 @@
 #include "agent/delivery/backoff.h"
 #include "agent/delivery/transport.h"
 #include "agent/http/client.h"
+#include "agent/http/gzip.h"
 #include "agent/outbox/outbox.h"
 
 namespace boost::asio {

@@ -13,7 +13,6 @@
 
 #include "agent/http/client_context.h"
 #include "agent/http/connection.h"
-#include "agent/http/gzip.h"
 #include "agent/http/tls_context.h"
 #include "agent/http/url.h"
 
@@ -108,20 +107,10 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
 
   const std::string& base_url() const { return ctx_->base_url; }
 
-  // Any thread: compresses, then hands the request to the io thread.
+  // Any thread: hands the request to the io thread.
   void Send(Request request, std::function<void(Outcome)> done) {
     auto ex = std::make_shared<Exchange>();
     ex->done = std::move(done);
-    if (request.gzip_body && !request.body_is_gzip) {
-      auto compressed = GzipCompress(request.body, request.gzip_level);
-      if (!compressed.ok()) {
-        asio::post(ctx_->io, [self = shared_from_this(), ex, msg = compressed.status().message()] {
-          self->Complete(ex, Failure(FailureStage::kProtocol, "cannot gzip the request body: " + msg));
-        });
-        return;
-      }
-      request.body = std::move(*compressed);
-    }
     ex->request = std::move(request);
     asio::post(ctx_->io, [self = shared_from_this(), ex] { self->Enqueue(ex); });
   }

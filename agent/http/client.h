@@ -12,7 +12,6 @@
 #include <utility>
 #include <vector>
 
-#include "agent/http/gzip.h"
 #include "agent/util/status.h"
 
 namespace boost::asio {
@@ -71,9 +70,7 @@ struct Request {
   std::string target;  // path (and query) below the base URL, e.g. "/api/v1/bridge/heartbeat"
   Headers headers;
   std::string body;
-  bool gzip_body = false;  // compress body (libdeflate, at gzip_level) and send Content-Encoding: gzip
-  bool body_is_gzip = false;  // with gzip_body: the caller compressed body already; it is sent as it is
-  int gzip_level = kDefaultGzipLevel;
+  bool gzip_body = false;  // body is gzip (the caller compressed it, http::GzipCompress): Content-Encoding: gzip
   // Send Accept-Encoding: gzip. A gzip response (asked for or not) is inflated, within max_response_bytes.
   bool accept_gzip = false;
   // Runs at most once, on the io thread, never inside Send(): when the request counts as sent (see

@@ -252,8 +252,8 @@ class FakeTransport {
           boost::asio::post(*net, std::move(on_sent));
         }
       }
-      // A body the loop compressed ahead is kept inflated, as the server reads it (body_is_gzip stays set).
-      if (r.body_is_gzip) {
+      // A gzip body is kept inflated, as the server reads it (gzip_body stays set); one that is not gzip shows.
+      if (r.gzip_body) {
         auto raw = http::GzipDecompress(r.body, 1 << 20);
         r.body = raw.ok() ? std::move(*raw) : "(not gzip: " + raw.status().message() + ")";
       }

@@ -84,6 +84,19 @@ class ClientTest : public ::testing::Test {
     return client.ok() ? std::move(*client) : nullptr;
   }
 
+  // Runs io_ until pred holds (true) or limit passes (false): a state reached at any machine speed, where
+  // a fixed run_for would reach a different one on a slow machine.
+  template <typename Pred>
+  bool RunUntil(Pred pred, std::chrono::milliseconds limit = 10s) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!pred()) {
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      io_.restart();
+      io_.run_for(10ms);
+    }
+    return true;
+  }
+
   Outcome SendAndWait(Client& client, Request request, std::chrono::seconds limit = 10s) {
     std::optional<Outcome> result;
     client.Send(std::move(request), [&](Outcome o) {
@@ -630,7 +643,7 @@ TEST_F(ClientTest, CloseFailsThePendingRequests) {
   auto client = Make(Options(server.port()));
   std::vector<FailureStage> stages;
   for (int i = 0; i < 2; ++i) client->Send(Heartbeat(), [&](Outcome o) { stages.push_back(o.stage); });
-  io_.run_for(500ms);  // the first is now waiting for its answer
+  ASSERT_TRUE(RunUntil([&] { return server.requests().size() == 1; })) << "the first waits for its answer";
   client->Close();
   io_.restart();
   io_.run_for(1s);
@@ -648,7 +661,7 @@ TEST_F(ClientTest, NoCompletionAfterDestruction) {
   {
     auto client = Make(Options(server.port()));
     client->Send(Heartbeat(), [&](Outcome) { called = true; });
-    io_.run_for(300ms);
+    ASSERT_TRUE(RunUntil([&] { return server.requests().size() == 1; })) << "destroyed while it waits";
   }
   io_.restart();
   io_.run_for(500ms);

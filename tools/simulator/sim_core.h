@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/json/value.hpp>
+#include <boost/unordered/unordered_flat_map.hpp>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -167,7 +168,9 @@ class SimCore {
   std::unordered_set<std::string> processed_batches_;          // Idempotency-Keys answered with success
   std::vector<std::string> batch_ids_;                         // batches that delivered at least one record
   std::deque<StoredRecord> records_;                           // unique accepted records, in arrival order
-  std::unordered_map<std::string_view, size_t> record_index_;  // id (viewing records_) -> position
+  // id (viewing records_) -> position. Open addressing: one cache line per lookup at 200k records, where a
+  // node-based map walked three (a third of the simulator's CPU in a drain benchmark).
+  boost::unordered_flat_map<std::string_view, size_t> record_index_;
   std::deque<boost::json::value> heartbeats_;
   std::deque<RequestLogEntry> requests_;
 };

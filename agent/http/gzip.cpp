@@ -1,19 +1,13 @@
-// gzip compression with libdeflate and bounded decompression with zlib (see gzip.h).
+// gzip compression and bounded decompression with libdeflate (see gzip.h).
 #include "agent/http/gzip.h"
 
 #include <libdeflate.h>
-#include <zlib.h>
 
 #include <algorithm>
-#include <climits>
+#include <cstdint>
 #include <memory>
 
 namespace opescare::http {
-namespace {
-constexpr int kGzipWindowBits = 15 + 16;  // 32 KiB window, gzip wrapper
-constexpr size_t kChunk = 64 * 1024;
-}  // namespace
-
 Result<std::string> GzipCompress(std::string_view data, int level) {
   if (level < kMinGzipLevel || level > kMaxGzipLevel) {
     return InvalidArgument("gzip level " + std::to_string(level) + " is outside " + std::to_string(kMinGzipLevel) +
@@ -31,44 +25,36 @@ Result<std::string> GzipCompress(std::string_view data, int level) {
   return out;
 }
 
-Result<std::string> GzipDecompress(std::string_view data, size_t max_output) {
-  z_stream zs{};
-  if (inflateInit2(&zs, kGzipWindowBits) != Z_OK) return Internal("inflateInit2 failed");
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  size_t in_left = data.size();
+Result<std::string> GzipDecompress(std::string_view data, size_t max_output, size_t* consumed) {
+  std::unique_ptr<libdeflate_decompressor, void (*)(libdeflate_decompressor*)> decompressor(
+      libdeflate_alloc_decompressor(), libdeflate_free_decompressor);
+  if (!decompressor) return ResourceExhausted("no memory for a gzip decompressor");
+  max_output = std::min(max_output, SIZE_MAX - 1);
+  // libdeflate inflates into a buffer given beforehand. The first try is the size the trailer states (ISIZE,
+  // the size mod 2^32, in the last 4 bytes) when that is within the bound; it is wrong when another member or
+  // other bytes follow, at 4 GiB or more, or when it lies, and then the second try has the whole bound.
+  size_t stated = max_output + 1;
+  if (data.size() >= 18) {  // the smallest gzip member: a 10-byte header, an empty block, the 8-byte trailer
+    const auto* tail = reinterpret_cast<const unsigned char*>(data.data() + data.size() - 4);
+    stated = std::min<size_t>(stated, tail[0] | tail[1] << 8 | tail[2] << 16 | uint32_t{tail[3]} << 24);
+  }
   std::string out;
-  int rc = Z_OK;
-  while (rc != Z_STREAM_END) {
-    if (zs.avail_in == 0 && in_left > 0) {
-      zs.avail_in = static_cast<uInt>(std::min<size_t>(in_left, UINT_MAX));
-      in_left -= zs.avail_in;
+  for (size_t room : {stated, max_output + 1}) {
+    out.resize(room);
+    size_t in_used = 0, out_used = 0;
+    libdeflate_result rc = libdeflate_gzip_decompress_ex(decompressor.get(), data.data(), data.size(), out.data(),
+                                                         out.size(), &in_used, &out_used);
+    if (rc == LIBDEFLATE_SUCCESS && out_used <= max_output) {
+      out.resize(out_used);
+      if (consumed) *consumed = in_used;
+      return out;
     }
-    size_t old = out.size();
-    if (old > max_output) {
-      inflateEnd(&zs);
-      return ResourceExhausted("gzip data expands beyond " + std::to_string(max_output) + " bytes");
+    if (rc != LIBDEFLATE_SUCCESS && rc != LIBDEFLATE_INSUFFICIENT_SPACE) {
+      return InvalidArgument("invalid or truncated gzip data");
     }
-    size_t grow = std::min(kChunk, max_output + 1 - old);
-    out.resize(old + grow);
-    zs.next_out = reinterpret_cast<Bytef*>(out.data() + old);
-    zs.avail_out = static_cast<uInt>(grow);
-    rc = inflate(&zs, Z_NO_FLUSH);
-    out.resize(old + grow - zs.avail_out);
-    // Z_BUF_ERROR: no progress was possible; with all input consumed that means a truncated stream.
-    if (rc == Z_BUF_ERROR && zs.avail_in == 0 && in_left == 0) {
-      inflateEnd(&zs);
-      return InvalidArgument("truncated gzip data");
-    }
-    if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
-      inflateEnd(&zs);
-      return InvalidArgument("invalid gzip data");
-    }
+    if (room > max_output) break;  // the whole bound was tried
   }
-  inflateEnd(&zs);
-  if (out.size() > max_output) {
-    return ResourceExhausted("gzip data expands beyond " + std::to_string(max_output) + " bytes");
-  }
-  return out;
+  return ResourceExhausted("gzip data expands beyond " + std::to_string(max_output) + " bytes");
 }
 
 }  // namespace opescare::http

@@ -1,4 +1,4 @@
-// Inflating gzip request bodies (zlib), with a cap on the inflated size, and gzip for responses.
+// Inflating gzip request bodies, with a cap on the inflated size, and gzip for responses (zlib).
 #pragma once
 
 #include <cstddef>
@@ -10,7 +10,7 @@
 namespace opescare::simulator {
 
 // Inflates one gzip member. kResourceExhausted when the output would exceed max_output bytes,
-// kInvalidArgument when the input is not complete, valid gzip.
+// kInvalidArgument when the input is not complete, valid gzip or has bytes after its member.
 Result<std::string> GzipInflate(std::string_view input, size_t max_output);
 
 // One gzip member of input (zlib level 6, what a typical server's gzip module sends).

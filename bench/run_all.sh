@@ -20,7 +20,7 @@ step "ingest_bench: the CSV pipeline against the parser alone and a null sink"
 "$build/bench/ingest_bench" --rows 500000
 step "gzip_bench: libdeflate levels against zlib-6 (0.1.0's)"
 "$build/bench/gzip_bench" --rows 500 --rounds 7
-step "drain_bench: the agent against the simulator's own ceiling (pre-built bodies, one kept-alive connection)"
+step "drain_bench: the agent to the fast sink and to the simulator, each against its own ceiling"
 python3 "$here/drain_bench.py" --records 200000
 step "wire_bench: bytes per record up and down, gzip against none"
 python3 "$here/wire_bench.py" --rows 100000

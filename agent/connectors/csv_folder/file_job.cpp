@@ -189,7 +189,7 @@ bool FileJob::Hash(const SliceBudget& budget) {
     if (*n == 0) break;
     std::string_view chunk(st_->buf.get(), *n);
     st_->hasher.Update(chunk);
-    if (options_.encoding == Encoding::kAuto) st_->scanner.Update(chunk);
+    if (options_.encoding == Encoding::kAuto && !st_->scanner.decided()) st_->scanner.Update(chunk);
     out_.bytes += *n;
     hashed += *n;
     if (out_.bytes - st_->last_progress >= kProgressEvery) {

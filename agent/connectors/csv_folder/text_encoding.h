@@ -50,6 +50,8 @@ class Utf8Scanner {
   // invalid ones (a UTF-8 file with a few broken rows: decoding it as Windows-1252 would silently mangle
   // its good rows, so the broken rows become row errors instead); else kWindows1252.
   Encoding Verdict() const;
+  // True once the verdict cannot change (a valid multi-byte sequence was seen): the rest need not be fed.
+  bool decided() const { return valid_multibyte_ > 0; }
   uint64_t valid_multibyte() const { return valid_multibyte_; }
   uint64_t invalid() const { return invalid_; }
 

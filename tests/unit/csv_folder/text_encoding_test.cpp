@@ -131,6 +131,27 @@ TEST(Utf8Scanner, VerdictForUtf8Windows1252AndMixedFiles) {
   EXPECT_EQ(mixed.invalid(), 1u);
 }
 
+// The hash pass stops feeding the scanner once it has decided: nothing fed later may change the verdict.
+TEST(Utf8Scanner, DecidedOnceAValidMultibyteSequenceIsSeen) {
+  Utf8Scanner s;
+  s.Update("Hel");
+  EXPECT_FALSE(s.decided());
+  s.Update("\xE9ne");  // Windows-1252 so far: not decided
+  EXPECT_FALSE(s.decided());
+  s.Update("No\xC3");
+  EXPECT_FALSE(s.decided());  // half a sequence
+  s.Update("\xABl\n");
+  EXPECT_TRUE(s.decided());
+  s.Update("\xE9\x9C\xFF\xE2\x82");
+  s.Finish();
+  EXPECT_EQ(s.Verdict(), Encoding::kUtf8);
+  EXPECT_EQ(s.invalid(), 4u);
+
+  Utf8Scanner ascii;
+  ascii.Update("plain,ascii\n");
+  EXPECT_FALSE(ascii.decided());  // a later byte may still make it Windows-1252
+}
+
 TEST(Utf8Scanner, SequencesSplitAcrossChunksAndATruncatedEnd) {
   std::string text = "été 😀 €";
   for (size_t split = 0; split <= text.size(); ++split) {

@@ -243,7 +243,7 @@ TEST_F(SpaceTest, TheReserveComesBackOnceThereIsRoomAgain) {
   ASSERT_TRUE(ob.AckAll(batch).ok());
   g_disk_full = false;
   // A watermark above the free space keeps it released (making it would only deepen the shortage).
-  EXPECT_FALSE(ob.CheckSpace(FreeSpaceOf() / (1 << 20) + 1)->reserve_held);
+  EXPECT_FALSE(ob.CheckSpace(FreeSpaceOf() / (1 << 20) + 1024)->reserve_held);  // 1 GiB: see above
   EXPECT_FALSE(std::filesystem::exists(path_ + ".reserve"));
   auto report = ob.CheckSpace(0);
   ASSERT_TRUE(report.ok());

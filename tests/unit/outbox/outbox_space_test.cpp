@@ -124,6 +124,9 @@ class SpaceTest : public OutboxTest {
     EXPECT_TRUE(free_bytes.ok());
     return free_bytes.ok() ? *free_bytes : 0;
   }
+  // A watermark (MiB) that the free space cannot reach: 1 GiB above it, because tests running beside this one
+  // on the same volume free and take tens of MB between two readings, so "just above" would be a race.
+  uint64_t WatermarkAboveFreeMb() { return FreeSpaceOf() / (1 << 20) + 1024; }
   // A batch of `n` records, formed (and so persisted) while the disk still had room.
   std::string FormBatch(Outbox& ob, int first_row, int n) {
     EXPECT_TRUE(ob.Enqueue(MakeRecords(first_row, n)).ok());
@@ -147,10 +150,7 @@ TEST_F(SpaceTest, TheReserveIsMadeBesideTheDatabaseWithRealBlocks) {
 
 TEST_F(SpaceTest, BelowTheWatermarkIsReported) {
   Open();
-  auto free_bytes = FreeSpaceOf();
-  // A watermark above what is free must read as below it. 1 GiB above: tests running beside this one on the
-  // same volume free and take tens of MB between the two readings, so "just above" would be a race.
-  uint64_t mb = free_bytes / (1 << 20) + 1024;
+  const uint64_t mb = WatermarkAboveFreeMb();  // must read as below it
   auto report = outbox_->CheckSpace(mb);
   ASSERT_TRUE(report.ok());
   EXPECT_TRUE(report->below_watermark);
@@ -243,7 +243,7 @@ TEST_F(SpaceTest, TheReserveComesBackOnceThereIsRoomAgain) {
   ASSERT_TRUE(ob.AckAll(batch).ok());
   g_disk_full = false;
   // A watermark above the free space keeps it released (making it would only deepen the shortage).
-  EXPECT_FALSE(ob.CheckSpace(FreeSpaceOf() / (1 << 20) + 1024)->reserve_held);  // 1 GiB: see above
+  EXPECT_FALSE(ob.CheckSpace(WatermarkAboveFreeMb())->reserve_held);
   EXPECT_FALSE(std::filesystem::exists(path_ + ".reserve"));
   auto report = ob.CheckSpace(0);
   ASSERT_TRUE(report.ok());
